@@ -54,7 +54,10 @@ func (p *Profile) WorkerCount() int {
 	return *p.Workers
 }
 
-// DefaultWorkers and DefaultName are the defaults for an empty profile.
+// DefaultWorkers and DefaultName are the defaults for an empty profile
+// (default.yaml says the same; TestDefault checks it). MaxWorkers bounds
+// Workers: each kind node is a privileged container running a kubelet, and
+// more than eight do not fit a laptop.
 const (
 	DefaultWorkers = 2
 	DefaultName    = "nodelab"
