@@ -1,0 +1,122 @@
+// Package lab is nodelab's public library for lab lifecycle: it turns a
+// Profile into a kind cluster (Up), attaches to an existing cluster given by
+// kubeconfig (Attach), and deletes only labs it created (Down). It never
+// imports ginkgo, gomega, scenarios or e2e.
+package lab
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+
+	"github.com/nodelab/nodelab/lab/profile"
+)
+
+// Lab is a running cluster nodelab works with.
+type Lab struct {
+	// Name is the lab (kind cluster) name; in attach mode the kubeconfig context.
+	Name string
+	// Kubeconfig is the path of the lab's kubeconfig file.
+	Kubeconfig string
+	// Config and Client talk to the API server.
+	Config *rest.Config
+	Client kubernetes.Interface
+	// Profile the lab was made from; nil in attach mode.
+	Profile *profile.Profile
+	// NodeImage and its choice reason; empty in attach mode.
+	Image NodeImageChoice
+	// Attached is true when the cluster was given by kubeconfig: nodelab never deletes it.
+	Attached bool
+	// Created is true when this Up created the cluster (false when reused).
+	Created bool
+
+	provider *cluster.Provider
+}
+
+// KindNodes returns the lab's kind node containers, for node access
+// (lab/nodeexec). Attached clusters have none.
+func (l *Lab) KindNodes() ([]nodes.Node, error) {
+	if l.provider == nil {
+		return nil, fmt.Errorf("lab %s is attached by kubeconfig: node containers are not reachable through Docker", l.Name)
+	}
+	return l.provider.ListInternalNodes(l.Name)
+}
+
+// Attach connects to an existing cluster by kubeconfig. nodelab will never
+// delete it.
+func Attach(ctx context.Context, kubeconfig string) (*Lab, error) {
+	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+	raw, err := cc.RawConfig()
+	if err != nil {
+		return nil, fmt.Errorf("attach: read kubeconfig %s: %w", kubeconfig, err)
+	}
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("attach: kubeconfig %s: %w", kubeconfig, err)
+	}
+	l, err := newLab(raw.CurrentContext, kubeconfig, cfg)
+	if err != nil {
+		return nil, err
+	}
+	l.Attached = true
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := l.Client.Discovery().ServerVersion(); err != nil {
+		return nil, fmt.Errorf("attach: API server of %s does not answer: %w", kubeconfig, err)
+	}
+	_ = ctx
+	return l, nil
+}
+
+func newLab(name, kubeconfig string, cfg *rest.Config) (*Lab, error) {
+	cfg.QPS, cfg.Burst = 50, 100
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("client for %s: %w", name, err)
+	}
+	return &Lab{Name: name, Kubeconfig: kubeconfig, Config: cfg, Client: cs}, nil
+}
+
+// WaitNodesReady waits until want nodes exist and all are Ready.
+func (l *Lab) WaitNodesReady(ctx context.Context, want int, timeout time.Duration) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		list, err := l.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		ready := 0
+		for _, n := range list.Items {
+			if NodeReady(&n) {
+				ready++
+			}
+		}
+		last = fmt.Sprintf("%d/%d nodes Ready (want %d)", ready, len(list.Items), want)
+		return len(list.Items) >= want && ready == len(list.Items), nil
+	})
+	if err != nil {
+		return fmt.Errorf("wait for nodes Ready (%s): %w; last seen: %s", timeout, err, last)
+	}
+	return nil
+}
+
+// NodeReady reports the node's Ready condition.
+func NodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
