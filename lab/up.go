@@ -141,8 +141,25 @@ func Up(ctx context.Context, opts UpOptions) (l *Lab, err error) {
 	if err := step.End(l.WaitNodesReady(ctx, p.WorkerCount()+1, opts.ReadyTimeout)); err != nil {
 		return nil, err
 	}
+	if err := loadWorkloads(ctx, l, opts.Progress); err != nil {
+		return nil, err
+	}
 	l.Created = true
 	return l, nil
+}
+
+// loadWorkloads puts the workload images into the nodes of a forge lab,
+// which cannot pull them.
+func loadWorkloads(ctx context.Context, l *Lab, p *progress.Reporter) error {
+	if l.Image.Source != images.SourceForge {
+		return nil
+	}
+	var refs []string
+	for _, im := range images.Workloads() {
+		refs = append(refs, im.Forge)
+	}
+	step := p.Start(fmt.Sprintf("Loading %d workload images into the nodes", len(refs)))
+	return step.End(l.LoadImages(ctx, refs...))
 }
 
 // createCluster runs kind's create, which takes no context: on cancellation
@@ -211,7 +228,10 @@ func reuse(ctx context.Context, provider *cluster.Provider, opts UpOptions) (*La
 	if err != nil {
 		return nil, err
 	}
-	return l, l.WaitNodesReady(ctx, p.WorkerCount()+1, opts.ReadyTimeout)
+	if err := l.WaitNodesReady(ctx, p.WorkerCount()+1, opts.ReadyTimeout); err != nil {
+		return nil, err
+	}
+	return l, loadWorkloads(ctx, l, opts.Progress)
 }
 
 func open(rec *Record, provider *cluster.Provider) (*Lab, error) {

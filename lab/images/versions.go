@@ -112,3 +112,28 @@ func NodeComponents() []Image {
 		pre("local-path-helper", LocalPathHelperImage),
 	}
 }
+
+// Workload images are what scenarios run in pods. The forge builds them into
+// the local engine and nodelab loads them into the nodes of a forge lab;
+// upstream labs pull them.
+const (
+	// AgnhostVersion is k8s.io/kubernetes v1.37.1's test/images/agnhost/VERSION.
+	AgnhostVersion = "2.66.1"
+	// AgnhostImage is the Kubernetes e2e test image; the forge builds it from
+	// the same k8s.io/kubernetes module as the cluster.
+	AgnhostImage = "registry.k8s.io/e2e-test-images/agnhost:" + AgnhostVersion
+)
+
+// Workloads are the workload images every lab gets.
+func Workloads() []Image {
+	return []Image{{Name: "agnhost", Upstream: AgnhostImage, Forge: AgnhostImage}}
+}
+
+// ForSource lists every image a lab with the given image source needs: the
+// node image, what is preloaded in it, and the workload images.
+func ForSource(src Source) []Image {
+	node := Image{Name: "node", Upstream: UpstreamNodeImage, Forge: ForgeNodeImage}
+	out := []Image{node}
+	out = append(out, NodeComponents()...)
+	return append(out, Workloads()...)
+}

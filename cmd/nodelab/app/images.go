@@ -1,0 +1,72 @@
+package app
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nodelab/nodelab/lab/images"
+)
+
+func newImages(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "images",
+		Short: "list or build (offline) the images a lab needs",
+	}
+	var pf profileFlags
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "every image the profile needs: upstream reference and forge reference",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := pf.load()
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tUPSTREAM\tFORGE\tWHERE")
+			for _, im := range images.ForSource(p.ImageSource) {
+				where := "loaded into nodes"
+				if im.Preloaded {
+					where = "preloaded in the node image"
+				} else if im.Name == "node" {
+					where = "node container image"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Name, im.Upstream, im.Forge, where)
+			}
+			return w.Flush()
+		},
+	}
+	pf.add(list)
+	build := &cobra.Command{
+		Use:   "build",
+		Short: "build every image from Go modules and Debian packages into the local Docker engine (no registry needed)",
+		Long: `Build every forge image: Kubernetes ` + images.KubernetesVersion + ` and addon binaries from the Go
+module proxy, the node OS from Debian ` + images.DebianSuite + ` (debootstrap), then the component
+images and the node image. Each artifact is labelled with a hash of its inputs:
+a build with nothing changed only checks them. Work files live in
+$XDG_CACHE_HOME/nodelab/forge; each step's log is kept there.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := g.forge()
+			if err != nil {
+				return err
+			}
+			res, err := f.Build(cmd.Context())
+			if err != nil {
+				return err
+			}
+			cached := 0
+			for _, s := range res.Steps {
+				if s.Cached {
+					cached++
+				}
+			}
+			fmt.Fprintf(g.stdout, "built %s in %s (%d of %d steps up to date)\n", res.NodeImage, res.Total.Round(1e9), cached, len(res.Steps))
+			return nil
+		},
+	}
+	cmd.AddCommand(list, build)
+	return cmd
+}

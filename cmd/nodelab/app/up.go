@@ -1,0 +1,55 @@
+package app
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/images/forge"
+	"github.com/nodelab/nodelab/scenarios"
+)
+
+func newUp(g *globals) *cobra.Command {
+	var pf profileFlags
+	var retain bool
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "create a lab from a profile (or reuse it if it exists with the same profile)",
+		Long: `Create a kind lab from a profile. Images come from the profile's imageSource:
+upstream (kind's published images), forge (built here from Go modules and
+Debian packages) or auto. Ctrl-C or a failure deletes the half-built lab
+unless --retain. The kubeconfig is written to nodelab's state folder, never to
+~/.kube/config: see 'nodelab kubeconfig'.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := pf.load()
+			if err != nil {
+				return err
+			}
+			f, err := g.forge()
+			if err != nil {
+				return err
+			}
+			l, err := lab.Up(cmd.Context(), lab.UpOptions{
+				Profile: p, Retain: retain, StateDir: g.stateDir,
+				Forge:        forge.NodeImageSource{Forge: f},
+				ReadyTimeout: scenarios.T().NodeReady,
+				Progress:     g.progress(), Log: g.logger(),
+			})
+			if err != nil {
+				return err
+			}
+			verb := "created"
+			if !l.Created {
+				verb = "reused"
+			}
+			fmt.Fprintf(g.stdout, "lab %s %s: %d nodes, node image %s (%s)\n", l.Name, verb, p.WorkerCount()+1, l.Image.Image, l.Image.Source)
+			fmt.Fprintf(g.stdout, "kubeconfig: %s\n  export KUBECONFIG=$(nodelab kubeconfig --name %s)\n", l.Kubeconfig, l.Name)
+			return nil
+		},
+	}
+	pf.add(cmd)
+	cmd.Flags().BoolVar(&retain, "retain", false, "keep a half-built lab after a failure, for debugging")
+	return cmd
+}

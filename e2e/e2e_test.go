@@ -1,0 +1,127 @@
+// Package e2e is nodelab's ginkgo v2 suite. BeforeSuite creates a lab from a
+// profile (or attaches to -nodelab.kubeconfig / NODELAB_KUBECONFIG) and the
+// lab is deleted after the suite only if this run created it. Scenarios are
+// selected by label: `make e2e LABELS=scenario:lab`.
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/reporters"
+	"github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/images/forge"
+	"github.com/nodelab/nodelab/lab/profile"
+	"github.com/nodelab/nodelab/lab/progress"
+	"github.com/nodelab/nodelab/scenarios"
+)
+
+var (
+	flagKubeconfig   = flag.String("nodelab.kubeconfig", os.Getenv("NODELAB_KUBECONFIG"), "attach to this cluster instead of creating a lab (never deleted); default $NODELAB_KUBECONFIG")
+	flagProfile      = flag.String("nodelab.profile", os.Getenv("NODELAB_PROFILE"), "profile file for the lab (default: the embedded default profile)")
+	flagRetain       = flag.Bool("nodelab.retain", os.Getenv("NODELAB_RETAIN") == "1", "keep the lab after the suite (and after a failed create)")
+	flagTimeoutScale = flag.Float64("nodelab.timeout-scale", scenarios.TimeoutScale, "multiply every timeout (slow hosts); default $NODELAB_TIMEOUT_SCALE or 1")
+	flagArtifacts    = flag.String("nodelab.artifacts", artifactsDefault(), "where JUnit and reports go; default $ARTIFACTS or _artifacts")
+)
+
+func artifactsDefault() string {
+	if a := os.Getenv("ARTIFACTS"); a != "" {
+		return a
+	}
+	return filepath.Join("..", "_artifacts")
+}
+
+// theLab is the lab every spec runs against.
+var theLab *lab.Lab
+
+func TestE2E(t *testing.T) {
+	gomega.RegisterFailHandler(ginkgo.Fail)
+	ginkgo.RunSpecs(t, "nodelab e2e")
+}
+
+var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
+	scenarios.TimeoutScale = *flagTimeoutScale
+	if *flagKubeconfig != "" {
+		l, err := lab.Attach(ctx, *flagKubeconfig)
+		gomega.Expect(err).NotTo(gomega.HaveOccurred())
+		theLab = l
+	} else {
+		p, err := loadProfile(*flagProfile)
+		gomega.Expect(err).NotTo(gomega.HaveOccurred())
+		f, err := forge.New(forge.Options{Progress: progress.New(ginkgo.GinkgoWriter)})
+		gomega.Expect(err).NotTo(gomega.HaveOccurred())
+		l, err := lab.Up(ctx, lab.UpOptions{
+			Profile:      p,
+			Retain:       *flagRetain,
+			Forge:        forge.NodeImageSource{Forge: f},
+			ReadyTimeout: scenarios.T().NodeReady,
+			Progress:     progress.New(ginkgo.GinkgoWriter),
+		})
+		gomega.Expect(err).NotTo(gomega.HaveOccurred())
+		theLab = l
+		if l.Created && !*flagRetain {
+			ginkgo.DeferCleanup(func(ctx context.Context) {
+				gomega.Expect(lab.Down(ctx, l.Name, lab.DownOptions{})).To(gomega.Succeed())
+			}, ginkgo.NodeTimeout(3*time.Minute))
+		}
+	}
+	recordLabFacts(ctx, theLab)
+}, ginkgo.NodeTimeout(75*time.Minute))
+
+func loadProfile(path string) (*profile.Profile, error) {
+	if path == "" {
+		return profile.Default(), nil
+	}
+	return profile.Load(path)
+}
+
+// recordLabFacts puts what the lab is into the report: every reader of a
+// JUnit file should know what it ran on.
+func recordLabFacts(ctx context.Context, l *lab.Lab) {
+	facts := map[string]string{"lab": l.Name, "attached": fmt.Sprint(l.Attached)}
+	if v, err := l.Client.Discovery().ServerVersion(); err == nil {
+		facts["kubernetes"] = v.GitVersion
+	}
+	if l.Image.Image != "" {
+		facts["nodeImage"] = l.Image.Image
+		facts["imageSource"] = string(l.Image.Source)
+		facts["imageReason"] = l.Image.Reason
+	}
+	if nodes, err := l.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil && len(nodes.Items) > 0 {
+		ni := nodes.Items[0].Status.NodeInfo
+		facts["kernel"] = ni.KernelVersion
+		facts["containerRuntime"] = ni.ContainerRuntimeVersion
+		facts["osImage"] = ni.OSImage
+	}
+	if !l.Attached {
+		if v, err := lab.HostCgroupVersion(ctx); err == nil {
+			facts["cgroupVersion"] = fmt.Sprint(v)
+		}
+	}
+	for k, v := range facts {
+		ginkgo.AddReportEntry("lab."+k, v)
+	}
+}
+
+var _ = ginkgo.ReportAfterSuite("labels and JUnit", func(r ginkgo.Report) {
+	if bad := unregistered(r); len(bad) > 0 {
+		ginkgo.Fail(fmt.Sprintf("unregistered labels (add them to e2e/labels.go with their meaning; known: %s):\n%s", registeredLabels(), strings.Join(bad, "\n")))
+	}
+	if r.SuiteConfig.DryRun {
+		return
+	}
+	path := filepath.Join(*flagArtifacts, "junit_e2e.xml")
+	gomega.Expect(os.MkdirAll(*flagArtifacts, 0o755)).To(gomega.Succeed())
+	gomega.Expect(reporters.GenerateJUnitReportWithConfig(r, path, reporters.JunitReportConfig{OmitTimelinesForSpecState: 0})).To(gomega.Succeed())
+	fmt.Fprintf(os.Stderr, "JUnit report: %s\n", path)
+})

@@ -1,0 +1,53 @@
+package e2e
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/onsi/ginkgo/v2"
+)
+
+// The label registry. Every label a spec carries must be here, with what it
+// means; TestLabelsAreRegistered (a dry run of the whole tree) fails on any
+// other. Filter with `ginkgo --label-filter` or `make e2e LABELS=...`.
+var registered = map[string]string{}
+
+func register(label, meaning string) ginkgo.Labels {
+	registered[label] = meaning
+	return ginkgo.Label(label)
+}
+
+var (
+	// ScenarioLab selects the smoke scenario `lab`.
+	ScenarioLab = register("scenario:lab", "smoke test of the lab itself")
+	// Lifecycle selects specs about creating and deleting labs (nodelab up/down).
+	Lifecycle = register("lifecycle", "lab creation, interruption and deletion through the nodelab CLI")
+	// Slow marks specs that take more than a minute.
+	Slow = register("slow", "takes more than a minute")
+	// Disruptive marks specs that change nodes or the host (kubelet restarts, extra clusters).
+	Disruptive = register("disruptive", "changes node or host state; runs Serial")
+)
+
+// registeredLabels lists the registry for messages.
+func registeredLabels() string {
+	var l []string
+	for k := range registered {
+		l = append(l, k)
+	}
+	sort.Strings(l)
+	return strings.Join(l, ", ")
+}
+
+// unregistered returns the labels of specs not in the registry.
+func unregistered(report ginkgo.Report) []string {
+	var bad []string
+	for _, s := range report.SpecReports {
+		for _, l := range s.Labels() {
+			if _, ok := registered[l]; !ok {
+				bad = append(bad, fmt.Sprintf("%q on %q", l, s.FullText()))
+			}
+		}
+	}
+	return bad
+}

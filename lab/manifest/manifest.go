@@ -1,0 +1,127 @@
+// Package manifest decodes YAML manifests from any fs.FS (so embed.FS works),
+// mutates them with typed functions (namespace, labels) and creates them
+// through the dynamic client, marking each object as nodelab's.
+package manifest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+)
+
+// ManagedBy marks objects nodelab created, so cleanup only deletes those.
+const (
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedByValue = "nodelab"
+)
+
+// Decode reads every YAML document of path in fsys.
+func Decode(fsys fs.FS, path string) ([]*unstructured.Unstructured, error) {
+	b, err := fs.ReadFile(fsys, path)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest %s: %w", path, err)
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
+	var out []*unstructured.Unstructured
+	for i := 0; ; i++ {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, fmt.Errorf("decode manifest %s document %d: %w", path, i, err)
+		}
+		if len(obj) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		if u.GetKind() == "" || u.GetAPIVersion() == "" {
+			return nil, fmt.Errorf("manifest %s document %d: missing kind or apiVersion", path, i)
+		}
+		out = append(out, u)
+	}
+}
+
+// Mutation changes a decoded object before it is created.
+type Mutation func(*unstructured.Unstructured)
+
+// InNamespace sets the namespace (cluster-scoped objects ignore it on create).
+func InNamespace(ns string) Mutation {
+	return func(u *unstructured.Unstructured) { u.SetNamespace(ns) }
+}
+
+// WithLabels merges labels into the object's metadata.
+func WithLabels(labels map[string]string) Mutation {
+	return func(u *unstructured.Unstructured) {
+		l := u.GetLabels()
+		if l == nil {
+			l = map[string]string{}
+		}
+		for k, v := range labels {
+			l[k] = v
+		}
+		u.SetLabels(l)
+	}
+}
+
+// Applier creates objects through the dynamic client.
+type Applier struct {
+	dyn    dynamic.Interface
+	mapper meta.RESTMapper
+}
+
+// NewApplier builds an Applier for a cluster.
+func NewApplier(cfg *rest.Config) (*Applier, error) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("discovery client: %w", err)
+	}
+	return &Applier{dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
+}
+
+// Create applies the mutations plus the managed-by label and creates each object.
+func (a *Applier) Create(ctx context.Context, objs []*unstructured.Unstructured, mutations ...Mutation) error {
+	for _, u := range objs {
+		WithLabels(map[string]string{ManagedByLabel: ManagedByValue})(u)
+		for _, m := range mutations {
+			m(u)
+		}
+		ri, err := a.resource(u)
+		if err != nil {
+			return err
+		}
+		if _, err := ri.Create(ctx, u, metav1.CreateOptions{FieldManager: "nodelab"}); err != nil {
+			return fmt.Errorf("create %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+		}
+	}
+	return nil
+}
+
+func (a *Applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	gvk := u.GroupVersionKind()
+	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", gvk, err)
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		return a.dyn.Resource(m.Resource).Namespace(u.GetNamespace()), nil
+	}
+	return a.dyn.Resource(m.Resource), nil
+}

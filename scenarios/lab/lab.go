@@ -1,0 +1,318 @@
+// Package lab is the runbook of scenario `lab`, the smoke test every lab
+// must pass before any other scenario means anything.
+//
+// Steps, top to bottom:
+//  1. every node is Ready;
+//  2. two agnhost netexec probes start on two different nodes;
+//  3. pod-to-pod HTTP works across the two nodes, both ways;
+//  4. CoreDNS answers: a probe resolves the probe Service's FQDN;
+//  5. the ClusterIP Service spreads requests over both backends;
+//  6. the profile's kubelet settings are what each node's /configz reports.
+//
+// There is no pitfall side: this scenario proves the lab itself. Host
+// requirements: none beyond a lab (2 workers for step 2). Typical: ~40s.
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/nodelab/nodelab/fixtures"
+	nodelab "github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/scenarios"
+)
+
+// Info describes the scenario.
+var Info = scenarios.Info{
+	ID:      "lab",
+	Summary: "smoke: nodes Ready, pod-to-pod across workers, CoreDNS, ClusterIP spread, kubelet settings in /configz",
+	Typical: 40 * time.Second,
+}
+
+func init() {
+	scenarios.Register(scenarios.Scenario{Info: Info, Steps: func(l *nodelab.Lab) ([]scenarios.Step, func(context.Context) error) {
+		r := New(l)
+		return []scenarios.Step{
+			{Name: "all nodes are Ready", Run: r.NodesReady},
+			{Name: "probes start on two different nodes", Run: r.DeployProbes},
+			{Name: "pod-to-pod traffic crosses nodes", Run: r.PodToPodAcrossNodes},
+			{Name: "CoreDNS answers", Run: r.CoreDNSAnswers},
+			{Name: "ClusterIP Service spreads over both backends", Run: r.ServiceSpreads},
+			{Name: "kubelet settings are in /configz", Run: r.KubeletConfigApplied},
+		}, r.Cleanup
+	}})
+}
+
+// Runbook holds the state of one run.
+type Runbook struct {
+	Lab       *nodelab.Lab
+	Namespace string
+	probes    []corev1.Pod
+}
+
+// New returns a runbook for a lab.
+func New(l *nodelab.Lab) *Runbook { return &Runbook{Lab: l} }
+
+// NodesReady checks every node is Ready, and that a lab nodelab created has
+// the profile's node count.
+func (r *Runbook) NodesReady(ctx context.Context) error {
+	want := 1
+	if r.Lab.Profile != nil {
+		want = r.Lab.Profile.WorkerCount() + 1
+	}
+	return r.Lab.WaitNodesReady(ctx, want, scenarios.T().NodeReady)
+}
+
+// DeployProbes creates the namespace and the probe Deployment and Service,
+// and waits for two Ready probes on two different nodes.
+func (r *Runbook) DeployProbes(ctx context.Context) error {
+	ns, err := r.Lab.CreateNamespace(ctx, "nodelab-lab")
+	if err != nil {
+		return err
+	}
+	r.Namespace = ns
+	objs, err := manifest.Decode(fixtures.FS, "lab/probes.yaml")
+	if err != nil {
+		return err
+	}
+	ap, err := manifest.NewApplier(r.Lab.Config)
+	if err != nil {
+		return err
+	}
+	if err := ap.Create(ctx, objs, manifest.InNamespace(ns)); err != nil {
+		return err
+	}
+	var seen string
+	err = wait.PollUntilContextTimeout(ctx, scenarios.T().Poll, scenarios.T().PodStart, true, func(ctx context.Context) (bool, error) {
+		pods, err := r.Lab.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=probe"})
+		if err != nil {
+			seen = err.Error()
+			return false, nil
+		}
+		var ready []corev1.Pod
+		var states []string
+		for _, p := range pods.Items {
+			states = append(states, fmt.Sprintf("%s %s on %q ready=%v %s", p.Name, p.Status.Phase, p.Spec.NodeName, podReady(&p), waitingReason(&p)))
+			if podReady(&p) {
+				ready = append(ready, p)
+			}
+		}
+		seen = strings.Join(states, "; ")
+		if len(ready) == 2 && ready[0].Spec.NodeName != ready[1].Spec.NodeName {
+			r.probes = ready
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("two Ready probes on two nodes within %s: %w; last seen: %s", scenarios.T().PodStart, err, seen)
+	}
+	return nil
+}
+
+// PodToPodAcrossNodes asks each probe to fetch the other's hostname by pod IP.
+func (r *Runbook) PodToPodAcrossNodes(ctx context.Context) error {
+	if len(r.probes) != 2 {
+		return fmt.Errorf("no probes: DeployProbes must pass first")
+	}
+	for i, from := range r.probes {
+		to := r.probes[1-i]
+		err := r.eventually(ctx, func(ctx context.Context) error {
+			got, err := r.dial(ctx, from.Name, to.Status.PodIP, "8080", 3)
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(got, to.Name) {
+				return fmt.Errorf("%s (node %s) → %s (node %s): got %v, want %s", from.Name, from.Spec.NodeName, to.Status.PodIP, to.Spec.NodeName, got, to.Name)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CoreDNSAnswers has a probe reach the Service by its cluster DNS name.
+func (r *Runbook) CoreDNSAnswers(ctx context.Context) error {
+	if len(r.probes) != 2 {
+		return fmt.Errorf("no probes: DeployProbes must pass first")
+	}
+	fqdn := "probe." + r.Namespace + ".svc.cluster.local"
+	return r.eventually(ctx, func(ctx context.Context) error {
+		got, err := r.dial(ctx, r.probes[0].Name, fqdn, "80", 1)
+		if err != nil {
+			return fmt.Errorf("resolve and reach %s from %s: %w", fqdn, r.probes[0].Name, err)
+		}
+		if len(got) == 0 {
+			return fmt.Errorf("resolve and reach %s from %s: no response", fqdn, r.probes[0].Name)
+		}
+		return nil
+	})
+}
+
+// ServiceSpreads sends 20 requests to the Service and expects both backends.
+func (r *Runbook) ServiceSpreads(ctx context.Context) error {
+	if len(r.probes) != 2 {
+		return fmt.Errorf("no probes: DeployProbes must pass first")
+	}
+	fqdn := "probe." + r.Namespace + ".svc.cluster.local"
+	return r.eventually(ctx, func(ctx context.Context) error {
+		got, err := r.dial(ctx, r.probes[0].Name, fqdn, "80", 20)
+		if err != nil {
+			return err
+		}
+		counts := map[string]int{}
+		for _, h := range got {
+			counts[h]++
+		}
+		for _, p := range r.probes {
+			if counts[p.Name] == 0 {
+				return fmt.Errorf("20 requests to %s reached %v: backend %s never answered", fqdn, counts, p.Name)
+			}
+		}
+		return nil
+	})
+}
+
+// KubeletConfigApplied compares each node's /configz with the profile.
+func (r *Runbook) KubeletConfigApplied(ctx context.Context) error {
+	if r.Lab.Profile == nil {
+		return scenarios.Skipf("attached lab: no profile to compare the kubelet settings with")
+	}
+	nodes, err := r.Lab.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list nodes: %w", err)
+	}
+	k := r.Lab.Profile.Kubelet
+	var problems []string
+	for _, n := range nodes.Items {
+		raw, err := r.Lab.Client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", n.Name, "proxy", "configz").DoRaw(ctx)
+		if err != nil {
+			return fmt.Errorf("read /configz of node %s: %w", n.Name, err)
+		}
+		var cz struct {
+			KubeletConfig struct {
+				EvictionHard            map[string]string `json:"evictionHard"`
+				EvictionSoft            map[string]string `json:"evictionSoft"`
+				EvictionSoftGracePeriod map[string]string `json:"evictionSoftGracePeriod"`
+				FeatureGates            map[string]bool   `json:"featureGates"`
+			} `json:"kubeletconfig"`
+		}
+		if err := json.Unmarshal(raw, &cz); err != nil {
+			return fmt.Errorf("decode /configz of node %s: %w", n.Name, err)
+		}
+		kc := cz.KubeletConfig
+		problems = append(problems, compare(n.Name, "evictionHard", k.EvictionHard, kc.EvictionHard)...)
+		problems = append(problems, compare(n.Name, "evictionSoft", k.EvictionSoft, kc.EvictionSoft)...)
+		problems = append(problems, compareDurations(n.Name, "evictionSoftGracePeriod", k.EvictionSoftGracePeriod, kc.EvictionSoftGracePeriod)...)
+		for g, v := range k.FeatureGates {
+			if got, ok := kc.FeatureGates[g]; !ok || got != v {
+				problems = append(problems, fmt.Sprintf("%s: featureGates.%s = %v (set: %v), want %v", n.Name, g, got, ok, v))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return fmt.Errorf("kubelet settings differ from the profile:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+func compare(node, field string, want, got map[string]string) []string {
+	var out []string
+	for k, v := range want {
+		if got[k] != v {
+			out = append(out, fmt.Sprintf("%s: %s[%s] = %q, want %q", node, field, k, got[k], v))
+		}
+	}
+	return out
+}
+
+func compareDurations(node, field string, want, got map[string]string) []string {
+	var out []string
+	for k, v := range want {
+		w, err1 := time.ParseDuration(v)
+		g, err2 := time.ParseDuration(got[k])
+		if err1 != nil || err2 != nil || w != g {
+			out = append(out, fmt.Sprintf("%s: %s[%s] = %q, want %q", node, field, k, got[k], v))
+		}
+	}
+	return out
+}
+
+// Cleanup deletes the namespace this run created.
+func (r *Runbook) Cleanup(ctx context.Context) error {
+	if r.Namespace == "" {
+		return nil
+	}
+	return r.Lab.DeleteNamespace(ctx, r.Namespace, scenarios.T().Cleanup)
+}
+
+// dial asks probe `from` (through the API server's pod proxy) to send
+// `tries` HTTP "hostname" requests to host:port, and returns the answers.
+func (r *Runbook) dial(ctx context.Context, from, host, port string, tries int) ([]string, error) {
+	raw, err := r.Lab.Client.CoreV1().Pods(r.Namespace).ProxyGet("http", from, "8080", "dial", map[string]string{
+		"request": "hostname", "protocol": "http", "host": host, "port": port, "tries": fmt.Sprint(tries),
+	}).DoRaw(ctx)
+	var out struct {
+		Responses []string `json:"responses"`
+		Errors    []string `json:"errors"`
+	}
+	if jerr := json.Unmarshal(raw, &out); jerr != nil {
+		if err != nil {
+			return nil, fmt.Errorf("dial %s:%s from %s: %w", host, port, from, err)
+		}
+		return nil, fmt.Errorf("dial %s:%s from %s: decode %q: %w", host, port, from, raw, jerr)
+	}
+	if len(out.Errors) > 0 && len(out.Responses) == 0 {
+		return nil, fmt.Errorf("dial %s:%s from %s: %s", host, port, from, strings.Join(out.Errors, "; "))
+	}
+	return out.Responses, nil
+}
+
+// eventually retries check until it passes or the Network timeout ends,
+// returning the last observation.
+func (r *Runbook) eventually(ctx context.Context, check func(context.Context) error) error {
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, scenarios.T().Poll, scenarios.T().Network, true, func(ctx context.Context) (bool, error) {
+		last = check(ctx)
+		return last == nil, nil
+	})
+	if err != nil {
+		if last == nil {
+			last = err
+		}
+		return fmt.Errorf("within %s: %w", scenarios.T().Network, last)
+	}
+	return nil
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func waitingReason(p *corev1.Pod) string {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Waiting != nil {
+			return cs.State.Waiting.Reason + ": " + cs.State.Waiting.Message
+		}
+	}
+	return ""
+}
