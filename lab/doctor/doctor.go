@@ -44,6 +44,7 @@ type Check struct {
 
 // Report is the result of Run, one Check per line, in a fixed order.
 type Report struct {
+	// Checks are the results, in the order Run makes them.
 	Checks []Check
 }
 

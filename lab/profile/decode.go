@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -55,6 +56,9 @@ func decode(data []byte) (*Profile, []error, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, nil, errors.New("empty profile: write at least apiVersion: " + APIVersion + " and kind: " + Kind)
 	}
+	if multiDocument(data) {
+		return nil, nil, errors.New("profile holds more than one YAML document: keep one profile per file, without a second ---")
+	}
 	// YAMLToJSONStrict also rejects duplicate keys, which the plain
 	// conversion would silently resolve to the last one.
 	js, err := yaml.YAMLToJSONStrict(data)
@@ -96,4 +100,23 @@ func strictJSON(v any, out any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	return dec.Decode(out)
+}
+
+// multiDocument reports whether a "---" separator follows content: the
+// YAML converter reads only the first document and would silently ignore
+// the rest.
+func multiDocument(data []byte) bool {
+	content := false
+	for _, line := range strings.Split(string(data), "\n") {
+		t := strings.TrimRight(line, " \t\r")
+		switch {
+		case t == "---" || strings.HasPrefix(t, "--- "):
+			if content {
+				return true
+			}
+		case t != "" && !strings.HasPrefix(strings.TrimSpace(t), "#"):
+			content = true
+		}
+	}
+	return false
 }
