@@ -27,6 +27,8 @@ var (
 	Slow = register("slow", "takes more than a minute")
 	// Disruptive marks specs that change nodes or the host (kubelet restarts, extra clusters).
 	Disruptive = register("disruptive", "changes node or host state; runs Serial")
+	// serial is what ginkgo's Serial decorator adds to a spec's labels.
+	_ = register("Serial", "ginkgo.Serial: the spec runs alone, never in parallel")
 )
 
 // registeredLabels lists the registry for messages.
