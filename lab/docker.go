@@ -34,7 +34,7 @@ func CheckDocker(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if _, err := docker(ctx, "version", "--format", "{{.Server.Version}}"); err != nil {
-		return fmt.Errorf("%w (%v)", ErrNoDocker, err)
+		return fmt.Errorf("%w (%w)", ErrNoDocker, err)
 	}
 	return nil
 }

@@ -81,7 +81,7 @@ func benchBareKind(ctx context.Context, g *globals, workers int, image string) (
 	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	cg, err := lab.HostCgroupVersion(ctx)
 	if err != nil {
