@@ -16,7 +16,7 @@ import (
 func (n *NLB) startHealthChecksLocked(tg *target) {
 	tk := n.clock.NewTicker(n.cfg.HealthCheck.Interval)
 	stop := make(chan struct{})
-	tg.stopHealth = stop
+	tg.stopHealth, tg.ticker = stop, tk
 	n.wg.Add(1)
 	go n.healthLoop(tg, tk, stop)
 }

@@ -99,6 +99,7 @@ type target struct {
 
 	regTimer, deregTimer, drainTimer Timer
 	stopHealth                       chan struct{}
+	ticker                           Ticker
 }
 
 // routable reports whether the target may get new flows: healthy ones
@@ -129,5 +130,6 @@ func (t *target) stopHealthChecks() {
 	if t.stopHealth != nil {
 		close(t.stopHealth)
 		t.stopHealth = nil
+		t.ticker.Stop()
 	}
 }
