@@ -91,7 +91,7 @@ type Config struct {
 	// AWS does in minutes: 60 turns a 30 s interval into 500 ms. 0 means 1.
 	TimeScale float64
 	// Dial opens connections to targets, for flows and health checks. Nil
-	// means a net.Dialer. Inject one to reach pod IPs from inside a network
+	// means a net.Dialer without TCP keep-alives (AWS sends none). Inject one to reach pod IPs from inside a network
 	// namespace or container; return *net.TCPConn where possible so that the
 	// data path keeps using splice.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -166,9 +166,6 @@ func (c Config) Scaled() Config {
 	c.TimeScale = 1
 	if c.HealthCheck.Protocol == ProtocolHTTP && c.HealthCheck.Path == "" {
 		c.HealthCheck.Path = "/"
-	}
-	if c.Dial == nil {
-		c.Dial = (&net.Dialer{}).DialContext
 	}
 	if c.Clock == nil {
 		c.Clock = RealClock{}

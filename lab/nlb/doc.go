@@ -58,4 +58,16 @@
 // runtime turns into splice(2) on Linux; an end of stream is passed on with
 // CloseWrite (half-close) and an error resets both sides. Config.Dial
 // replaces the dialer, for instance to reach pod IPs from a network namespace.
+//
+// # Benchmark against HAProxy
+//
+// TestCompareWithHAProxy runs HAProxy (Debian's haproxy, TCP mode, default
+// threads, no splice) and this NLB, each in a process of its own, in front of
+// the same loopback backend, and interleaves the same bounded load on both:
+// uploads for throughput, new connection per request and requests on an open
+// flow for latency. It prints throughput and p50/p99 (and added-latency)
+// ratios to HAProxy and fails below 0.8× its throughput or above 1.2× its
+// p99. It needs NODELAB_NLB_BENCH=1 and skips otherwise, or without haproxy:
+//
+//	NODELAB_NLB_BENCH=1 go test ./lab/nlb -run TestCompareWithHAProxy -count=1 -v
 package nlb

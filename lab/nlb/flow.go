@@ -102,7 +102,7 @@ func (n *NLB) pickLocked(h uint64) *target {
 // run dials the flow's target and copies both ways until both directions end.
 func (n *NLB) run(ctx context.Context, f *flow) {
 	defer n.wg.Done()
-	b, err := n.cfg.Dial(ctx, "tcp", f.target.Addr.String())
+	b, err := n.dial(ctx, f.target.Addr)
 	f.cancelDial()
 	if err != nil {
 		n.mu.Lock()

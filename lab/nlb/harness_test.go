@@ -279,7 +279,7 @@ func echo(name string, c net.Conn) {
 	}
 }
 
-func startBackend(t *testing.T, ip, name string, handle func(name string, c net.Conn)) *backend {
+func startBackend(t testing.TB, ip, name string, handle func(name string, c net.Conn)) *backend {
 	t.Helper()
 	ln, err := net.Listen("tcp", ip+":0")
 	if err != nil {

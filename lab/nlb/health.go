@@ -59,7 +59,7 @@ func (n *NLB) check(ctx context.Context, addr netip.AddrPort) (string, error) {
 		return ReasonFailedHealthChecks, err
 	}
 	if hc.Protocol == ProtocolTCP {
-		c, err := n.cfg.Dial(ctx, "tcp", hostport)
+		c, err := n.dial(ctx, netip.AddrPortFrom(addr.Addr(), port))
 		if err != nil {
 			return failed(fmt.Errorf("TCP health check: %w", err))
 		}

@@ -15,11 +15,12 @@ import (
 // NLB is a running listener with one target group. Its methods are safe for
 // concurrent use.
 type NLB struct {
-	cfg   Config // scaled
-	clock Clock
-	ln    *net.TCPListener
-	addr  netip.AddrPort
-	http  *http.Client
+	cfg    Config // scaled
+	dialer *net.Dialer
+	clock  Clock
+	ln     *net.TCPListener
+	addr   netip.AddrPort
+	http   *http.Client
 
 	// ctx ends when the NLB closes; health checks and dials use it.
 	ctx      context.Context
@@ -46,29 +47,48 @@ func Start(ctx context.Context, cfg Config) (*NLB, error) {
 		return nil, fmt.Errorf("nlb config: %w", err)
 	}
 	cfg = cfg.Scaled()
-	var lc net.ListenConfig
+	// No TCP keep-alive probes: AWS sends none, and each costs setsockopt
+	// calls on the connection path.
+	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("nlb listen on %s: %w", cfg.Listen, err)
 	}
 	tl := ln.(*net.TCPListener)
 	n := &NLB{
-		cfg:   cfg,
-		clock: cfg.Clock,
-		ln:    tl,
-		addr:  tl.Addr().(*net.TCPAddr).AddrPort(),
-		live:  map[netip.AddrPort]*target{},
+		dialer: &net.Dialer{KeepAlive: -1},
+		cfg:    cfg,
+		clock:  cfg.Clock,
+		ln:     tl,
+		addr:   tl.Addr().(*net.TCPAddr).AddrPort(),
+		live:   map[netip.AddrPort]*target{},
 		http: &http.Client{
-			Transport: &http.Transport{DialContext: cfg.Dial, DisableKeepAlives: true},
+			Transport: &http.Transport{DialContext: nil, DisableKeepAlives: true},
 			// A health check judges the first answer, as AWS does.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
+	n.http.Transport.(*http.Transport).DialContext = n.dialString
 	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	n.stopCtx = context.AfterFunc(ctx, func() { _ = n.Close() })
 	n.wg.Add(1)
 	go n.serve()
 	return n, nil
+}
+
+// dial connects to a target with Config.Dial or the NLB's own dialer.
+// (Dialer.DialTCP would bind before connecting, which takes an ephemeral
+// port per connection from the whole range instead of per destination.)
+func (n *NLB) dial(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
+	return n.dialString(ctx, "tcp", addr.String())
+}
+
+// dialString is dial for net/http, whose addresses are host:port strings.
+func (n *NLB) dialString(ctx context.Context, network, addr string) (net.Conn, error) {
+	if n.cfg.Dial != nil {
+		return n.cfg.Dial(ctx, network, addr)
+	}
+	return n.dialer.DialContext(ctx, network, addr)
 }
 
 // Addr returns the listener's address.
