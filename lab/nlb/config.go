@@ -88,7 +88,8 @@ type Config struct {
 	// ConnectTimeout bounds the dial to a target.
 	ConnectTimeout time.Duration
 	// TimeScale divides every duration above, so that CI runs in seconds what
-	// AWS does in minutes: 60 turns a 30 s interval into 500 ms. 0 means 1.
+	// AWS does in minutes: 60 turns a 30 s interval into 500 ms. The
+	// health-check and connect timeouts stop at 1 s (see Scaled). 0 means 1.
 	TimeScale float64
 	// Dial opens connections to targets, for flows and health checks. Nil
 	// means a net.Dialer without TCP keep-alives (AWS sends none). Inject one to reach pod IPs from inside a network
@@ -149,20 +150,29 @@ func (c *Config) UseHealthCheckNodePort(port uint16) {
 	c.HealthCheck.Timeout = 6 * time.Second
 }
 
+// minScaledTimeout is the least TimeScale makes of a health-check or
+// connect timeout.
+const minScaledTimeout = time.Second
+
 // Scaled returns the configuration the NLB runs with: every duration divided
-// by TimeScale, TimeScale set to 1, and nil fields filled with defaults.
+// by TimeScale (the health-check and connect timeouts not below 1 s, or their
+// unscaled value when smaller), TimeScale set to 1, and nil fields filled
+// with defaults.
 func (c Config) Scaled() Config {
 	s := c.TimeScale
 	if s == 0 {
 		s = 1
 	}
 	div := func(d time.Duration) time.Duration { return time.Duration(float64(d) / s) }
+	// Network timeouts shrink too, but not below minScaledTimeout: a busy
+	// kind node answers in milliseconds whatever the scale.
+	timeout := func(d time.Duration) time.Duration { return max(div(d), min(d, minScaledTimeout)) }
 	c.HealthCheck.Interval = div(c.HealthCheck.Interval)
-	c.HealthCheck.Timeout = div(c.HealthCheck.Timeout)
+	c.HealthCheck.Timeout = timeout(c.HealthCheck.Timeout)
 	c.RegistrationPropagation = div(c.RegistrationPropagation)
 	c.DeregistrationPropagation = div(c.DeregistrationPropagation)
 	c.DeregistrationDelay = div(c.DeregistrationDelay)
-	c.ConnectTimeout = div(c.ConnectTimeout)
+	c.ConnectTimeout = timeout(c.ConnectTimeout)
 	c.TimeScale = 1
 	if c.HealthCheck.Protocol == ProtocolHTTP && c.HealthCheck.Path == "" {
 		c.HealthCheck.Path = "/"

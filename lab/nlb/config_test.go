@@ -116,15 +116,20 @@ func TestTimeScaleDividesEveryDuration(t *testing.T) {
 		got, want time.Duration
 	}{
 		{"interval", s.HealthCheck.Interval, 500 * time.Millisecond},
-		{"timeout", s.HealthCheck.Timeout, 10 * time.Second / 60},
+		{"timeout (floor)", s.HealthCheck.Timeout, time.Second},
 		{"registration propagation", s.RegistrationPropagation, 3 * time.Second},
 		{"deregistration propagation", s.DeregistrationPropagation, 3 * time.Second},
 		{"deregistration delay", s.DeregistrationDelay, 5 * time.Second},
-		{"connect timeout", s.ConnectTimeout, 10 * time.Second / 60},
+		{"connect timeout (floor)", s.ConnectTimeout, time.Second},
 	} {
 		if f.got != f.want {
 			t.Errorf("scaled %s = %v, want %v", f.name, f.got, f.want)
 		}
+	}
+	c.HealthCheck.Timeout = 120 * time.Second // AWS's maximum
+	c.ConnectTimeout = 100 * time.Millisecond // below the floor already
+	if got := c.Scaled(); got.HealthCheck.Timeout != 2*time.Second || got.ConnectTimeout != 100*time.Millisecond {
+		t.Errorf("scaled timeouts %v and %v, want 2s and 100ms", got.HealthCheck.Timeout, got.ConnectTimeout)
 	}
 	if s.TimeScale != 1 {
 		t.Errorf("scaled TimeScale = %v, want 1", s.TimeScale)

@@ -18,6 +18,9 @@ func TestDrainingKeepsExistingFlowsAndRefusesNewOnes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The AWS lag: until deregistration propagated, a still gets new flows.
+	if s := l.stats(a.addr); s.State != StateHealthy || !s.Deregistering || !s.Routable {
+		t.Fatalf("deregistration propagating: a is %s, deregistering %v, routable %v; want healthy, true, true", s.State, s.Deregistering, s.Routable)
+	}
 	late := l.flowTo("a")
 	_ = late.c.Close()
 	l.settle(1)

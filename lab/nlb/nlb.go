@@ -32,7 +32,7 @@ type NLB struct {
 
 	mu       sync.Mutex
 	closed   bool
-	targets  []*target                  // every registration, sorted by address then sequence
+	targets  []*target                  // every registration, sorted by address then registration
 	live     map[netip.AddrPort]*target // the registration Deregister would end
 	events   []Event
 	rejected uint64
@@ -62,13 +62,13 @@ func Start(ctx context.Context, cfg Config) (*NLB, error) {
 		ln:     tl,
 		addr:   tl.Addr().(*net.TCPAddr).AddrPort(),
 		live:   map[netip.AddrPort]*target{},
-		http: &http.Client{
-			Transport: &http.Transport{DialContext: nil, DisableKeepAlives: true},
-			// A health check judges the first answer, as AWS does.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
 	}
-	n.http.Transport.(*http.Transport).DialContext = n.dialString
+	n.http = &http.Client{
+		// A new connection per check, as AWS makes.
+		Transport: &http.Transport{DialContext: n.dialString, DisableKeepAlives: true},
+		// A health check judges the first answer.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	n.stopCtx = context.AfterFunc(ctx, func() { _ = n.Close() })
 	n.wg.Add(1)

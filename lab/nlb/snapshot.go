@@ -17,6 +17,9 @@ type TargetStats struct {
 	RegisteredAt time.Time
 	// Routable reports whether the target would get a new flow now.
 	Routable bool
+	// Deregistering is set once Deregister was called for this registration,
+	// including while deregistration propagates and the target still gets flows.
+	Deregistering bool
 	// HealthChecks counts completed health checks.
 	HealthChecks uint64
 	// ActiveFlows counts open flows, including those still dialing the target.
@@ -79,6 +82,7 @@ func (n *NLB) Snapshot() Snapshot {
 			Reason:          t.reason,
 			RegisteredAt:    t.registeredAt,
 			Routable:        t.routable(failOpen),
+			Deregistering:   t.leaving,
 			HealthChecks:    t.checks,
 			ActiveFlows:     len(t.flows),
 			TotalFlows:      t.total,
