@@ -108,7 +108,7 @@ func (n *NLB) run(ctx context.Context, f *flow) {
 		n.mu.Lock()
 		f.target.dialErrors++
 		n.mu.Unlock()
-		n.cfg.Logger.Debug("nlb dial target", "target", f.target.Target.String(), "error", err.Error())
+		n.cfg.Logger.Debug("nlb dial target", "target", f.target.String(), "error", err.Error())
 		rst(f.client)
 		n.endFlow(f, 0, 0)
 		return

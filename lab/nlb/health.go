@@ -108,7 +108,7 @@ func (n *NLB) observe(tg *target, stop <-chan struct{}, reason string, err error
 	} else {
 		tg.okRun = 0
 		tg.failRun++
-		n.cfg.Logger.Debug("nlb health check failed", "target", tg.Target.String(), "error", err.Error())
+		n.cfg.Logger.Debug("nlb health check failed", "target", tg.String(), "error", err.Error())
 		if tg.state != StateUnhealthy && tg.failRun >= hc.UnhealthyThreshold {
 			n.setStateLocked(tg, StateUnhealthy, reason, fmt.Sprintf("%d consecutive failures, last: %v", tg.failRun, err))
 			changed = true

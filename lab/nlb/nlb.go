@@ -235,7 +235,7 @@ func (n *NLB) setStateLocked(tg *target, to State, reason, detail string) {
 	e := Event{Time: n.clock.Now(), Target: tg.Target, From: tg.state, To: to, Reason: reason, Detail: detail}
 	tg.state, tg.reason = to, reason
 	n.events = append(n.events, e)
-	n.cfg.Logger.Info("nlb target", "target", tg.Target.String(), "from", string(e.From), "to", string(e.To),
+	n.cfg.Logger.Info("nlb target", "target", tg.String(), "from", string(e.From), "to", string(e.To),
 		"reason", reason, "detail", detail)
 }
 
