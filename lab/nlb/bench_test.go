@@ -308,7 +308,7 @@ func startBenchBackendB(t testing.TB) string {
 				}
 			}
 		case 'E':
-			buf := make([]byte, 64<<10)
+			buf := make([]byte, 4<<10) // small: many short connections, little garbage
 			for {
 				n, err := c.Read(buf)
 				if n > 0 {
