@@ -42,8 +42,8 @@ func (f *fakeRuntime) ListPods(context.Context) ([]Pod, error) { return f.pods, 
 
 var pause = Image{
 	ID:          "sha256:cd073f4c5f6a8e9dc6f3125ba00cf60819cae95c1ec84a1f146ee4a9cf9e803f",
-	RepoTags:    []string{"registry.k8s.io/pause:3.10.2"},
-	RepoDigests: []string{"registry.k8s.io/pause@sha256:0123"},
+	RepoTags:    []string{"example.test/pause:3.10.2"},
+	RepoDigests: []string{"example.test/pause@sha256:0123"},
 	Size:        690920,
 	Pinned:      true,
 }
@@ -71,7 +71,7 @@ func runCmd(t *testing.T, rt *fakeRuntime, args ...string) (code int, stdout, st
 // nodeutils.ImageID and ImageTags use.
 func TestInspectiAsKindReadsIt(t *testing.T) {
 	rt := &fakeRuntime{images: []Image{pause}}
-	code, out, errOut, ep := runCmd(t, rt, "inspecti", "registry.k8s.io/pause:3.10.2")
+	code, out, errOut, ep := runCmd(t, rt, "inspecti", "example.test/pause:3.10.2")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -90,7 +90,7 @@ func TestInspectiAsKindReadsIt(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &kind); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
-	if kind.Status.ID != pause.ID || len(kind.Status.RepoTags) != 1 || kind.Status.RepoTags[0] != "registry.k8s.io/pause:3.10.2" {
+	if kind.Status.ID != pause.ID || len(kind.Status.RepoTags) != 1 || kind.Status.RepoTags[0] != "example.test/pause:3.10.2" {
 		t.Errorf("status = %+v", kind.Status)
 	}
 	if kind.Status.Size != "690920" || !kind.Status.Pinned {
@@ -108,31 +108,31 @@ func TestInspectiAsKindReadsIt(t *testing.T) {
 }
 
 func TestInspectiMissingImageFails(t *testing.T) {
-	code, out, errOut, _ := runCmd(t, &fakeRuntime{}, "inspecti", "docker.io/library/nope:1")
-	if code == 0 || out != "" || !strings.Contains(errOut, `no such image "docker.io/library/nope:1"`) {
+	code, out, errOut, _ := runCmd(t, &fakeRuntime{}, "inspecti", "example.test/nope:1")
+	if code == 0 || out != "" || !strings.Contains(errOut, `no such image "example.test/nope:1"`) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 
 func TestImages(t *testing.T) {
-	untagged := Image{ID: "sha256:aaaaaaaaaaaaaaaaaaaa", RepoDigests: []string{"docker.io/kindest/x@sha256:1"}, Size: 27731571}
+	untagged := Image{ID: "sha256:aaaaaaaaaaaaaaaaaaaa", RepoDigests: []string{"example.test/kindest/x@sha256:1"}, Size: 27731571}
 	multi := Image{ID: "sha256:bbbbbbbbbbbbbbbbbbbb", RepoTags: []string{"localhost:5000/app:v1", "localhost:5000/app:latest"}, Size: 1_500_000_000}
 	rt := &fakeRuntime{images: []Image{pause, untagged, multi}}
 	code, out, errOut, _ := runCmd(t, rt, "images")
 	if code != 0 {
 		t.Fatal(errOut)
 	}
-	want := `IMAGE                   TAG                 IMAGE ID            SIZE
-docker.io/kindest/x     <none>              aaaaaaaaaaaaa       27.7MB
-localhost:5000/app      v1                  bbbbbbbbbbbbb       1.5GB
-localhost:5000/app      latest              bbbbbbbbbbbbb       1.5GB
-registry.k8s.io/pause   3.10.2              cd073f4c5f6a8       691kB
+	want := `IMAGE                    TAG                 IMAGE ID            SIZE
+example.test/kindest/x   <none>              aaaaaaaaaaaaa       27.7MB
+example.test/pause       3.10.2              cd073f4c5f6a8       691kB
+localhost:5000/app       v1                  bbbbbbbbbbbbb       1.5GB
+localhost:5000/app       latest              bbbbbbbbbbbbb       1.5GB
 `
 	if out != want {
 		t.Errorf("images:\n%s\nwant:\n%s", out, want)
 	}
 	_, out, _, _ = runCmd(t, rt, "images", "-q")
-	if lines := strings.Fields(out); len(lines) != 3 || lines[2] != pause.ID {
+	if lines := strings.Fields(out); len(lines) != 3 || lines[1] != pause.ID {
 		t.Errorf("images -q: %q", out)
 	}
 }
@@ -141,8 +141,8 @@ func TestPsAndPods(t *testing.T) {
 	rt := &fakeRuntime{
 		containers: []Container{
 			{ID: "c1aaaaaaaaaaaaaaaa", PodID: "p1bbbbbbbbbbbbbbbb", PodName: "coredns-1", Name: "coredns", Image: "sha256:1234567890abcdef", State: "CONTAINER_RUNNING", Attempt: 1, CreatedAt: now.Add(-90 * time.Second)},
-			{ID: "c2aaaaaaaaaaaaaaaa", PodID: "p2bbbbbbbbbbbbbbbb", PodName: "etcd-cp", Name: "etcd", Image: "registry.k8s.io/etcd:3.7.0-0", State: "CONTAINER_EXITED", CreatedAt: now.Add(-3 * time.Hour)},
-			{ID: "c3aaaaaaaaaaaaaaaa", PodID: "p2bbbbbbbbbbbbbbbb", PodName: "etcd-cp", Name: "etcd", Image: "registry.k8s.io/etcd:3.7.0-0", State: "CONTAINER_RUNNING", Attempt: 2, CreatedAt: now.Add(-5 * time.Second)},
+			{ID: "c2aaaaaaaaaaaaaaaa", PodID: "p2bbbbbbbbbbbbbbbb", PodName: "etcd-cp", Name: "etcd", Image: "example.test/etcd:3.7.0-0", State: "CONTAINER_EXITED", CreatedAt: now.Add(-3 * time.Hour)},
+			{ID: "c3aaaaaaaaaaaaaaaa", PodID: "p2bbbbbbbbbbbbbbbb", PodName: "etcd-cp", Name: "etcd", Image: "example.test/etcd:3.7.0-0", State: "CONTAINER_RUNNING", Attempt: 2, CreatedAt: now.Add(-5 * time.Second)},
 		},
 		pods: []Pod{
 			{ID: "p1bbbbbbbbbbbbbbbb", Name: "coredns-1", Namespace: "kube-system", State: "SANDBOX_READY", CreatedAt: now.Add(-2 * time.Minute)},
@@ -150,9 +150,9 @@ func TestPsAndPods(t *testing.T) {
 		},
 	}
 	_, out, _, _ := runCmd(t, rt, "ps")
-	want := `CONTAINER           IMAGE                          CREATED              STATE               NAME                ATTEMPT             POD ID              POD
-c3aaaaaaaaaaa       registry.k8s.io/etcd:3.7.0-0   5 seconds ago        Running             etcd                2                   p2bbbbbbbbbbb       etcd-cp
-c1aaaaaaaaaaa       1234567890abc                  About a minute ago   Running             coredns             1                   p1bbbbbbbbbbb       coredns-1
+	want := `CONTAINER           IMAGE                       CREATED              STATE               NAME                ATTEMPT             POD ID              POD
+c3aaaaaaaaaaa       example.test/etcd:3.7.0-0   5 seconds ago        Running             etcd                2                   p2bbbbbbbbbbb       etcd-cp
+c1aaaaaaaaaaa       1234567890abc               About a minute ago   Running             coredns             1                   p1bbbbbbbbbbb       coredns-1
 `
 	if out != want {
 		t.Errorf("ps:\n%s\nwant:\n%s", out, want)
