@@ -48,7 +48,7 @@ var _ = ginkgo.Describe("nodelab up interrupted", Lifecycle, Slow, Disruptive, g
 
 		ginkgo.By("waiting until kind has started the node containers")
 		gomega.Eventually(ctx, func() []string { return labContainers(ctx, name) }).
-			WithTimeout(3 * time.Minute).WithPolling(500 * time.Millisecond).
+			WithTimeout(3*time.Minute).WithPolling(500*time.Millisecond).
 			Should(gomega.HaveLen(2), "node containers of %s", name)
 
 		ginkgo.By("sending SIGINT, as Ctrl-C does")

@@ -20,4 +20,6 @@ const (
 	BinFlannelCNIPlugin      = "flannel"
 	BinLocalPathProvisioner  = "local-path-provisioner"
 	BinCrictl                = "crictl"
+	// BinAgnhost is the Kubernetes e2e test image binary (test/images/agnhost).
+	BinAgnhost = "agnhost"
 )

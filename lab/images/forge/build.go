@@ -71,7 +71,7 @@ func (f *Forge) runSteps(ctx context.Context, steps ...stepSpec) ([]StepResult, 
 // componentSteps builds every preloaded component image, componentWorkers
 // at a time; a failure does not stop the others.
 func (f *Forge) componentSteps(ctx context.Context, bins Binaries) ([]StepResult, error) {
-	comps := images.NodeComponents()
+	comps := append(images.NodeComponents(), images.Workloads()...)
 	specs := make([]stepSpec, len(comps))
 	for i, img := range comps {
 		s, err := f.componentStep(img, bins)

@@ -49,6 +49,7 @@ var componentSpecs = map[string]componentSpec{
 	"flannel-cni-plugin":     {stack: onBusybox, files: []binFile{{BinFlannelCNIPlugin, "/flannel"}}, cmd: []string{"/bin/sh"}},
 	"local-path-provisioner": static(onSkeleton, BinLocalPathProvisioner, "/usr/local/bin/local-path-provisioner"),
 	"local-path-helper":      {stack: onBusybox, cmd: []string{"/bin/sh"}},
+	"agnhost":                static(onBusybox, BinAgnhost, "/agnhost"),
 }
 
 func static(stack []string, bin, path string) componentSpec {

@@ -43,10 +43,12 @@ func (b *goBuilder) k8sRecipe() goRecipe {
 	for i, c := range k8sCommands {
 		pkgs[i] = "./cmd/" + c
 	}
+	// agnhost, the e2e test workload image, compiles with the same packages.
+	pkgs = append(pkgs, "./test/images/agnhost")
 	return goRecipe{
 		name:    "go-k8s",
 		title:   "Building Kubernetes " + images.KubernetesVersion + " binaries",
-		outputs: same(k8sCommands...),
+		outputs: same(append(append([]string{}, k8sCommands...), BinAgnhost)...),
 		inputs: func(ctx context.Context) ([]string, error) {
 			m, err := b.module(ctx, k8sModule, images.KubernetesVersion)
 			if err != nil {

@@ -65,7 +65,7 @@ func TestComponentKeysDiffer(t *testing.T) {
 
 func imageNamed(t *testing.T, name string) images.Image {
 	t.Helper()
-	for _, img := range images.NodeComponents() {
+	for _, img := range append(images.NodeComponents(), images.Workloads()...) {
 		if img.Name == name {
 			return img
 		}

@@ -184,9 +184,9 @@ func TestCNIManifestIsAdaptedFlannel(t *testing.T) {
 func TestEveryComponentHasARecipe(t *testing.T) {
 	known := map[string]bool{BinKubeAPIServer: true, BinKubeControllerManager: true, BinKubeScheduler: true,
 		BinKubeProxy: true, BinEtcd: true, BinCoreDNS: true, BinPause: true, BinFlanneld: true,
-		BinFlannelCNIPlugin: true, BinLocalPathProvisioner: true, BinFlannelInstallConf: true}
+		BinFlannelCNIPlugin: true, BinLocalPathProvisioner: true, BinFlannelInstallConf: true, BinAgnhost: true}
 	seen := map[string]bool{}
-	for _, img := range images.NodeComponents() {
+	for _, img := range append(images.NodeComponents(), images.Workloads()...) {
 		spec, ok := componentSpecs[img.Name]
 		if !ok {
 			t.Errorf("no recipe for %s", img.Name)

@@ -1,13 +1,34 @@
 package forge
 
-import "context"
+import (
+	"context"
+	"fmt"
+
+	"github.com/nodelab/nodelab/lab/images"
+)
 
 // NodeImageSource lets the lab lifecycle (lab.UpOptions.Forge) find or build
 // the forge node image without depending on this package's build details.
 type NodeImageSource struct{ Forge *Forge }
 
-// Lookup returns the forge node image if it is built from the current inputs.
-func (s NodeImageSource) Lookup(ctx context.Context) (string, error) { return Lookup(ctx) }
+// Lookup returns the forge node image if it and every workload image are
+// built from the current inputs.
+func (s NodeImageSource) Lookup(ctx context.Context) (string, error) {
+	node, err := Lookup(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, img := range images.Workloads() {
+		key, err := componentKey(img)
+		if err != nil {
+			return "", err
+		}
+		if !s.Forge.imageHasKey(ctx, img.Forge, key) {
+			return "", fmt.Errorf("workload image %s: %w", img.Forge, ErrNotBuilt)
+		}
+	}
+	return node, nil
+}
 
 // Build builds what is missing and returns the node image.
 func (s NodeImageSource) Build(ctx context.Context) (string, error) {
