@@ -25,8 +25,8 @@ build: ## build bin/nodelab
 	$(GO) build -o $(BIN) ./cmd/nodelab
 
 .PHONY: test
-test: ## unit tests: hermetic, no Docker, fast (includes a dry run of the e2e tree that checks its labels)
-	$(GO) test ./cmd/... ./lab/... ./scenarios/... ./fixtures/...
+test: ## unit tests: hermetic, no Docker (-short skips the live doctor check), fast (includes a dry run of the e2e tree that checks its labels)
+	$(GO) test -short ./cmd/... ./lab/... ./scenarios/... ./fixtures/...
 	$(GO) test ./e2e/ -count=1 -args -ginkgo.dry-run -ginkgo.v=false
 
 .PHONY: e2e
