@@ -71,10 +71,9 @@ func Attach(ctx context.Context, kubeconfig string) (*Lab, error) {
 	l.Attached = true
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := l.Client.Discovery().ServerVersion(); err != nil {
-		return nil, fmt.Errorf("attach: API server of %s does not answer: %w", kubeconfig, err)
+	if _, err := l.Client.CoreV1().RESTClient().Get().AbsPath("/version").DoRaw(ctx); err != nil {
+		return nil, fmt.Errorf("attach: API server of %s does not answer within 30s (is the cluster up and the kubeconfig current?): %w", kubeconfig, err)
 	}
-	_ = ctx
 	return l, nil
 }
 
