@@ -1,0 +1,126 @@
+// Package addons installs what a scenario needs on top of a lab (Chaos
+// Mesh, redis-cluster, an ingress controller, Multus): it makes sure the
+// addon's images are available to the nodes (forge-built and loaded on an
+// offline lab, pulled upstream otherwise), then installs the addon and waits
+// until it is ready. Installing is idempotent, so specs call Ensure for what
+// they need and a lab that already has the addon is left as it is.
+package addons
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/images"
+	"github.com/nodelab/nodelab/lab/progress"
+)
+
+// Addon is one installable addon. Names match profile.KnownAddons.
+type Addon interface {
+	// Name is the profile name ("chaos-mesh").
+	Name() string
+	// Images lists every image the addon's pods run.
+	Images() []images.Image
+	// Install installs or updates the addon, using the image references for
+	// src (images.Image.Ref), and waits until it is ready. It must be
+	// idempotent and bounded by its own timeouts.
+	Install(ctx context.Context, l *lab.Lab, src images.Source) error
+}
+
+// ImageBuilder builds images locally (the offline forge implements it).
+type ImageBuilder interface {
+	// BuildImages builds the images' Forge references into the local engine,
+	// skipping those that are up to date.
+	BuildImages(ctx context.Context, imgs ...images.Image) error
+}
+
+// Options say where images come from and where progress goes.
+type Options struct {
+	// Builder builds forge images; required when the lab's images come from the forge.
+	Builder ImageBuilder
+	// Progress gets one line per image build, load and install (nil: silent).
+	Progress *progress.Reporter
+}
+
+var registry = map[string]Addon{}
+
+// Register adds an addon; addon packages call it from init.
+func Register(a Addon) {
+	if _, dup := registry[a.Name()]; dup {
+		panic("addon registered twice: " + a.Name())
+	}
+	registry[a.Name()] = a
+}
+
+// Get returns a registered addon or an error listing the known ones.
+func Get(name string) (Addon, error) {
+	a, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown addon %q: registered addons are %s", name, strings.Join(Names(), ", "))
+	}
+	return a, nil
+}
+
+// Names lists the registered addons, sorted.
+func Names() []string {
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Source is where the lab's images come from: the node image's source for a
+// lab nodelab created, upstream for an attached cluster (it pulls).
+func Source(l *lab.Lab) images.Source {
+	if l.Attached || l.Image.Source == "" || l.Image.Source == images.SourceAuto {
+		return images.SourceUpstream
+	}
+	return l.Image.Source
+}
+
+// Ensure makes the named addons present and ready in the lab, in order.
+func Ensure(ctx context.Context, l *lab.Lab, opts Options, names ...string) error {
+	for _, name := range names {
+		a, err := Get(name)
+		if err != nil {
+			return err
+		}
+		src := Source(l)
+		if err := EnsureImages(ctx, l, opts, a.Images()...); err != nil {
+			return fmt.Errorf("addon %s: %w", name, err)
+		}
+		step := opts.Progress.Start(fmt.Sprintf("Installing addon %s (%s images)", name, src))
+		if err := step.End(a.Install(ctx, l, src)); err != nil {
+			return fmt.Errorf("addon %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// EnsureImages makes images available to the lab's nodes: on a forge lab it
+// builds them (when not up to date) and loads them into every node; other
+// labs pull them, so nothing is done.
+func EnsureImages(ctx context.Context, l *lab.Lab, opts Options, imgs ...images.Image) error {
+	if Source(l) != images.SourceForge || len(imgs) == 0 {
+		return nil
+	}
+	if opts.Builder == nil {
+		return fmt.Errorf("lab %s uses forge images but no image builder was given", l.Name)
+	}
+	var refs []string
+	for _, im := range imgs {
+		refs = append(refs, im.Forge)
+	}
+	start := time.Now()
+	step := opts.Progress.Start(fmt.Sprintf("Building %d forge images (%s)", len(refs), strings.Join(refs, ", ")))
+	if err := step.End(opts.Builder.BuildImages(ctx, imgs...)); err != nil {
+		return fmt.Errorf("build images after %s: %w", time.Since(start).Round(time.Second), err)
+	}
+	step = opts.Progress.Start(fmt.Sprintf("Loading %d images into the nodes", len(refs)))
+	return step.End(l.LoadImages(ctx, refs...))
+}

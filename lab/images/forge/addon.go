@@ -1,0 +1,36 @@
+package forge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nodelab/nodelab/lab/images"
+)
+
+// addonRecipes build addon and workload images that are not preloaded in
+// the node image, keyed by images.Image.Name. Each returns the steps that
+// make the image; runSteps skips those already up to date.
+var addonRecipes = map[string]func(f *Forge, img images.Image) ([]stepSpec, error){}
+
+// BuildImages builds addon images (lab/addons) into the local engine,
+// skipping those up to date. It implements addons.ImageBuilder.
+func (f *Forge) BuildImages(ctx context.Context, imgs ...images.Image) error {
+	var errs []error
+	for _, img := range imgs {
+		recipe, ok := addonRecipes[img.Name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("no forge recipe for image %s (%s)", img.Name, img.Forge))
+			continue
+		}
+		steps, err := recipe(f, img)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("image %s: %w", img.Forge, err))
+			continue
+		}
+		if _, err := f.runSteps(ctx, steps...); err != nil {
+			errs = append(errs, fmt.Errorf("image %s: %w", img.Forge, err))
+		}
+	}
+	return errors.Join(errs...)
+}
