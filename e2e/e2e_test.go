@@ -20,7 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nodelab/nodelab/lab"
-	"github.com/nodelab/nodelab/lab/addons"
+	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/images/forge"
 	"github.com/nodelab/nodelab/lab/profile"
 	"github.com/nodelab/nodelab/lab/progress"
@@ -54,7 +54,7 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 	scenarios.TimeoutScale = *flagTimeoutScale
 	f, err := forge.New(forge.Options{Progress: progress.New(ginkgo.GinkgoWriter)})
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
-	theAddons = addons.Options{Builder: f, Progress: progress.New(ginkgo.GinkgoWriter)}
+	theAddons = addon.Options{Builder: f, Progress: progress.New(ginkgo.GinkgoWriter)}
 	if *flagKubeconfig != "" {
 		l, err := lab.Attach(ctx, *flagKubeconfig)
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())

@@ -13,8 +13,8 @@ import (
 // make the image; runSteps skips those already up to date.
 var addonRecipes = map[string]func(f *Forge, img images.Image) ([]stepSpec, error){}
 
-// BuildImages builds addon images (lab/addons) into the local engine,
-// skipping those up to date. It implements addons.ImageBuilder.
+// BuildImages builds addon images (lab/addon) into the local engine,
+// skipping those up to date. It implements addon.ImageBuilder.
 func (f *Forge) BuildImages(ctx context.Context, imgs ...images.Image) error {
 	var errs []error
 	for _, img := range imgs {

@@ -1,10 +1,10 @@
-// Package addons installs what a scenario needs on top of a lab (Chaos
+// Package addon installs what a scenario needs on top of a lab (Chaos
 // Mesh, redis-cluster, an ingress controller, Multus): it makes sure the
 // addon's images are available to the nodes (forge-built and loaded on an
 // offline lab, pulled upstream otherwise), then installs the addon and waits
 // until it is ready. Installing is idempotent, so specs call Ensure for what
 // they need and a lab that already has the addon is left as it is.
-package addons
+package addon
 
 import (
 	"context"
