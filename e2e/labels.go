@@ -23,6 +23,16 @@ var (
 	ScenarioLab = register("scenario:lab", "smoke test of the lab itself")
 	// Lifecycle selects specs about creating and deleting labs (nodelab up/down).
 	Lifecycle = register("lifecycle", "lab creation, interruption and deletion through the nodelab CLI")
+	// ScenarioMemoryPressure selects the scenario `memory-pressure`.
+	ScenarioMemoryPressure = register("scenario:memory-pressure", "kubelet eviction under StressChaos memory pressure; QoS ordering")
+	// ScenarioCgroupAccounting selects the scenario `cgroup-accounting`.
+	ScenarioCgroupAccounting = register("scenario:cgroup-accounting", "container memory as the kernel and kubelet count it: free vs cgroup, working_set, OOM kill, QoS")
+	// ScenarioRedisPortForward selects the scenario `redis-port-forward`.
+	ScenarioRedisPortForward = register("scenario:redis-port-forward", "redis-cluster MOVED redirects behind kubectl port-forward, and two fixes")
+	// ScenarioIngressRollout selects the scenario `ingress-rollout`.
+	ScenarioIngressRollout = register("scenario:ingress-rollout", "zero-downtime ingress-controller rollouts behind an AWS-NLB-like L4 proxy")
+	// AddonChaosMesh selects the Chaos Mesh addon's own smoke specs.
+	AddonChaosMesh = register("addon:chaos-mesh", "the Chaos Mesh addon installs and injects/recovers a StressChaos cleanly")
 	// Slow marks specs that take more than a minute.
 	Slow = register("slow", "takes more than a minute")
 	// Disruptive marks specs that change nodes or the host (kubelet restarts, extra clusters).
