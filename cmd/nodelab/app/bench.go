@@ -44,6 +44,16 @@ Both are timed until every node is Ready. Target: ratio ≤ 1.3.`,
 				return err
 			}
 			p.NodeImage = choice.Image
+			// The bare kind create makes the kind network when it is
+			// missing; no lab record owns it, so the bench removes it.
+			guard := lab.GuardKindNetwork(ctx)
+			defer func() {
+				dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if err := guard.Release(dctx); err != nil {
+					g.progress().Printf("could not remove the kind docker network the bench created: %v", err)
+				}
+			}()
 			bare, err := benchBareKind(ctx, g, p.WorkerCount(), choice.Image)
 			if err != nil {
 				return fmt.Errorf("bare kind create: %w", err)
