@@ -21,6 +21,7 @@ import (
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
+	_ "github.com/nodelab/nodelab/lab/addon/builtin"
 	"github.com/nodelab/nodelab/lab/images/forge"
 	"github.com/nodelab/nodelab/lab/profile"
 	"github.com/nodelab/nodelab/lab/progress"
@@ -76,6 +77,8 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 				gomega.Expect(lab.Down(ctx, l.Name, lab.DownOptions{})).To(gomega.Succeed())
 			}, ginkgo.NodeTimeout(3*time.Minute))
 		}
+		// The profile's addons; scenarios ensure the ones they need themselves.
+		gomega.Expect(addon.Ensure(ctx, l, theAddons, p.Addons...)).To(gomega.Succeed())
 	}
 	recordLabFacts(ctx, theLab)
 }, ginkgo.NodeTimeout(75*time.Minute))

@@ -1,11 +1,16 @@
 package app
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/addon"
+	_ "github.com/nodelab/nodelab/lab/addon/builtin"
 	"github.com/nodelab/nodelab/lab/images/forge"
 	"github.com/nodelab/nodelab/scenarios"
 )
@@ -27,6 +32,12 @@ unless --retain. The kubeconfig is written to nodelab's state folder, never to
 			if err != nil {
 				return err
 			}
+			// Unknown addons are bad input: refuse before any container exists.
+			for _, name := range p.Addons {
+				if _, err := addon.Get(name); err != nil {
+					return usageError{fmt.Errorf("profile %s: %w", p.Name, err)}
+				}
+			}
 			f, err := g.forge()
 			if err != nil {
 				return err
@@ -38,6 +49,16 @@ unless --retain. The kubeconfig is written to nodelab's state folder, never to
 				Progress:     g.progress(), Log: g.logger(),
 			})
 			if err != nil {
+				return err
+			}
+			opts := addon.Options{Builder: f, Progress: g.progress()}
+			if err := addon.Ensure(cmd.Context(), l, opts, p.Addons...); err != nil {
+				if l.Created && !retain {
+					dctx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), 3*time.Minute)
+					defer cancel()
+					err = errors.Join(err, lab.Down(dctx, l.Name, lab.DownOptions{StateDir: g.stateDir}))
+					return fmt.Errorf("%w (the lab was deleted; use --retain to keep it for debugging)", err)
+				}
 				return err
 			}
 			verb := "created"
