@@ -56,3 +56,10 @@ func (i Image) Ref(src Source) string {
 	}
 	return i.Upstream
 }
+
+// AddonImages lists every addon and workload image that is not preloaded
+// in the node image and not in Workloads(): labs get them on demand, when
+// a scenario or a profile addon needs them.
+func AddonImages() []Image {
+	return append([]Image{Redis()}, ChaosMesh()...)
+}

@@ -35,10 +35,14 @@ func newImages(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Name, im.Upstream, im.Forge, where)
 			}
+			for _, im := range images.AddonImages() {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Name, im.Upstream, im.Forge, "addon, on demand (images build --image "+im.Name+")")
+			}
 			return w.Flush()
 		},
 	}
 	pf.add(list)
+	var extra []string
 	build := &cobra.Command{
 		Use:   "build",
 		Short: "build every image from Go modules and Debian packages into the local Docker engine (no registry needed)",
@@ -46,14 +50,27 @@ func newImages(g *globals) *cobra.Command {
 module proxy, the node OS from Debian ` + images.DebianSuite + ` (debootstrap), then the component
 images and the node image. Each artifact is labelled with a hash of its inputs:
 a build with nothing changed only checks them. Work files live in
-$XDG_CACHE_HOME/nodelab/forge; each step's log is kept there.`,
+$XDG_CACHE_HOME/nodelab/forge; each step's log is kept there.
+--image NAME also builds an addon image (see 'nodelab images list');
+labs build those on demand anyway.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var addonImgs []images.Image
+			for _, name := range extra {
+				im, ok := findAddonImage(name)
+				if !ok {
+					return usagef("unknown addon image %q: see 'nodelab images list'", name)
+				}
+				addonImgs = append(addonImgs, im)
+			}
 			f, err := g.forge()
 			if err != nil {
 				return err
 			}
 			res, err := f.Build(cmd.Context())
+			if err == nil && len(addonImgs) > 0 {
+				err = f.BuildImages(cmd.Context(), addonImgs...)
+			}
 			if err != nil {
 				return err
 			}
@@ -67,6 +84,16 @@ $XDG_CACHE_HOME/nodelab/forge; each step's log is kept there.`,
 			return nil
 		},
 	}
+	build.Flags().StringArrayVar(&extra, "image", nil, "also build this addon image (repeatable)")
 	cmd.AddCommand(list, build)
 	return cmd
+}
+
+func findAddonImage(name string) (images.Image, bool) {
+	for _, im := range images.AddonImages() {
+		if im.Name == name {
+			return im, true
+		}
+	}
+	return images.Image{}, false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/nodelab/nodelab/lab/images"
 )
@@ -28,9 +29,26 @@ func (f *Forge) BuildImages(ctx context.Context, imgs ...images.Image) error {
 			errs = append(errs, fmt.Errorf("image %s: %w", img.Forge, err))
 			continue
 		}
-		if _, err := f.runSteps(ctx, steps...); err != nil {
+		if err := f.runLocked(ctx, "addon-"+img.Name, steps); err != nil {
 			errs = append(errs, fmt.Errorf("image %s: %w", img.Forge, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// runLocked runs steps holding a lock in the cache, so test processes that
+// build the same image at the same time wait for each other instead of
+// writing the same files.
+func (f *Forge) runLocked(ctx context.Context, name string, steps []stepSpec) error {
+	dir, err := f.workDir("locks")
+	if err != nil {
+		return err
+	}
+	unlock, err := lockFile(ctx, filepath.Join(dir, name+".lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, err = f.runSteps(ctx, steps...)
+	return err
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -118,6 +119,16 @@ func (db *dpkgDB) resolve(name string) (string, bool) {
 // Pre-Depends and Depends. In a group of alternatives the first installed
 // one wins.
 func (db *dpkgDB) closure(roots []string) ([]string, error) {
+	return db.closureSkipping(roots, nil)
+}
+
+// closureSkipping is closure without following dependencies on the skip
+// packages (they count as satisfied and are left out).
+func (db *dpkgDB) closureSkipping(roots, skip []string) ([]string, error) {
+	skipped := map[string]bool{}
+	for _, s := range skip {
+		skipped[s] = true
+	}
 	seen := map[string]bool{}
 	var queue []string
 	var errs []error
@@ -137,6 +148,9 @@ func (db *dpkgDB) closure(roots []string) ([]string, error) {
 		queue = queue[1:]
 		for _, group := range p.Depends {
 			chosen := ""
+			if slices.ContainsFunc(group, func(alt string) bool { return skipped[alt] }) {
+				continue
+			}
 			for _, alt := range group {
 				if name, ok := db.resolve(alt); ok {
 					chosen = name

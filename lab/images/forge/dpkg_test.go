@@ -92,6 +92,26 @@ func TestDpkgClosure(t *testing.T) {
 	}
 }
 
+// Skipped packages count as satisfied: their dependencies are not
+// followed and they are left out, while the rest of the closure stays.
+func TestDpkgClosureSkipping(t *testing.T) {
+	db := loadStatusFixture(t)
+	got, err := db.closureSkipping([]string{"iptables"}, []string{"netbase", "libnftnl11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(got, "netbase") || slices.Contains(got, "libnftnl11") {
+		t.Errorf("closureSkipping kept a skipped package: %v", got)
+	}
+	if !slices.Contains(got, "libmnl0") || !slices.Contains(got, "libc6") {
+		t.Errorf("closureSkipping dropped a needed package: %v", got)
+	}
+	// libpam-modules is missing, but skipping it makes the closure resolvable.
+	if _, err := db.closureSkipping([]string{"libpam-runtime"}, []string{"libpam-modules"}); err != nil {
+		t.Errorf("closureSkipping(libpam-runtime, skip libpam-modules) = %v, want no error", err)
+	}
+}
+
 // fakeRoot makes a tiny merged-usr tree with an alternatives chain.
 func fakeRoot(t *testing.T) string {
 	t.Helper()

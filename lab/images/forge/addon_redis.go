@@ -1,0 +1,74 @@
+package forge
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"os"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/nodelab/nodelab/lab/images"
+)
+
+// redisRoots are the packages of the redis image: the server (which also
+// serves cluster mode) and redis-cli, which `redis-cli --cluster create`
+// and the in-cluster client of redis-port-forward use.
+var redisRoots = []string{"redis-server", "redis-tools"}
+
+// redisUser runs the server: the skeleton's nonroot user, with /data its own.
+const redisUser = "65532:65532"
+
+func init() { addonRecipes[images.RedisImageName] = redisRecipe }
+
+// redisRecipe builds images.Redis() from bookworm's redis packages: the
+// skeleton layer (users, CA bundle), busybox (a shell for Jobs), the
+// packages' dependency closure and a writable /data.
+func redisRecipe(f *Forge, img images.Image) ([]stepSpec, error) {
+	pkgLayer := f.layerPath("pkgs-redis")
+	dataLayer := f.layerPath("data-redis")
+	key := inputsKey("redis", img.Forge, extrasKey(), netbaseKey(), redisUser, images.RedisDebianVersion)
+	archive := f.archivePath(img)
+	image := stepSpec{
+		name:  "image-" + img.Name,
+		title: "Building image " + img.Forge + " from Debian's redis " + images.RedisDebianVersion,
+		key:   key,
+		present: func(ctx context.Context) bool {
+			_, err := os.Stat(archive)
+			return err == nil && f.imageHasKey(ctx, img.Forge, key)
+		},
+		run: func(ctx context.Context, log io.Writer) error {
+			if err := buildPackagesLayer(ctx, log, f.extrasDir(), pkgLayer, redisRoots); err != nil {
+				return err
+			}
+			defer os.Remove(pkgLayer)
+			l, err := newLayer(dataLayer, gzip.DefaultCompression)
+			if err != nil {
+				return err
+			}
+			if err := errors.Join(l.dirOwned("data", 0o755, 65532, 65532), l.close()); err != nil {
+				return err
+			}
+			defer os.Remove(dataLayer)
+			cfg := v1.Config{
+				Entrypoint: []string{"redis-server"},
+				User:       redisUser,
+				WorkingDir: "/data",
+				Env:        []string{defaultPath},
+				ExposedPorts: map[string]struct{}{
+					"6379/tcp": {}, "16379/tcp": {},
+				},
+			}
+			image, err := newImage(cfg, key, f.layerPath(layerSkeleton), f.layerPath(layerBusybox), pkgLayer, dataLayer)
+			if err != nil {
+				return err
+			}
+			if err := writeArchive(archive, img.Forge, image); err != nil {
+				return err
+			}
+			return f.dockerLoadFile(ctx, log, img.Forge, archive)
+		},
+	}
+	return []stepSpec{f.rootfsStep(), f.netbaseStep(), f.extrasStep(), image}, nil
+}
