@@ -56,6 +56,7 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 	f, err := forge.New(forge.Options{Progress: progress.New(ginkgo.GinkgoWriter)})
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	theAddons = addon.Options{Builder: f, Progress: progress.New(ginkgo.GinkgoWriter)}
+	scenarios.Addons = theAddons
 	if *flagKubeconfig != "" {
 		l, err := lab.Attach(ctx, *flagKubeconfig)
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())

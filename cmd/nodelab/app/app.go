@@ -21,6 +21,7 @@ import (
 
 	// Register every scenario in the catalog.
 	_ "github.com/nodelab/nodelab/scenarios/lab"
+	_ "github.com/nodelab/nodelab/scenarios/redisportforward"
 )
 
 // usageError marks errors that exit with code 2.

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/images/forge"
 	"github.com/nodelab/nodelab/scenarios"
 )
@@ -37,6 +38,11 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			ctx := cmd.Context()
+			f, err := g.forge()
+			if err != nil {
+				return err
+			}
+			scenarios.Addons = addon.Options{Builder: f, Progress: g.progress()}
 			var l *lab.Lab
 			if kubeconfig != "" {
 				if l, err = lab.Attach(ctx, kubeconfig); err != nil {
@@ -44,10 +50,6 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 				}
 			} else {
 				p, err := pf.load()
-				if err != nil {
-					return err
-				}
-				f, err := g.forge()
 				if err != nil {
 					return err
 				}
