@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
@@ -18,8 +19,9 @@ var _ = ginkgo.Describe("redis-port-forward", ScenarioRedisPortForward, Slow, gi
 	ginkgo.BeforeAll(func(ctx ginkgo.SpecContext) {
 		r = redisportforward.New(theLab, theAddons)
 		r.Log = func(format string, args ...any) {
-			ginkgo.GinkgoWriter.Printf(format+"\n", args...)
-			ginkgo.AddReportEntry("redis-port-forward", ginkgo.ReportEntryVisibilityFailureOrVerbose, format, args)
+			line := fmt.Sprintf(format, args...)
+			ginkgo.GinkgoWriter.Println(line)
+			ginkgo.AddReportEntry("redis-port-forward", line)
 		}
 		ginkgo.DeferCleanup(func(ctx context.Context) {
 			gomega.Expect(r.Cleanup(ctx)).To(gomega.Succeed())

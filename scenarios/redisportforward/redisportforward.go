@@ -26,7 +26,7 @@
 //  7. no port-forward is left: every local port refuses connections.
 //
 // Host requirements: a lab (any node count); the redis image (upstream, or
-// built by the forge from Debian's redis-server). Typical: ~2m30s.
+// built by the forge from Debian's redis-server). Typical: ~1m50s (failover ~10s).
 package redisportforward
 
 import (
@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +62,7 @@ var Info = scenarios.Info{
 	ID:      "redis-port-forward",
 	Summary: "pitfall: redis-cluster MOVED to unreachable pod IPs through one port-forward; fixes: in-cluster client, or every pod forwarded + remapping Dialer (incl. ASK and failover)",
 	Labels:  []string{"slow"},
-	Typical: 150 * time.Second,
+	Typical: 110 * time.Second,
 }
 
 const (
@@ -85,6 +86,8 @@ type Runbook struct {
 	Log func(format string, args ...any)
 
 	podIPs  map[string]string // pod name → IP at deploy time
+	// goroutines is the process's goroutine count before any forward.
+	goroutines int
 	forward *portforward.Set
 	// Recovered is the measured failover recovery time.
 	Recovered time.Duration
@@ -114,6 +117,7 @@ func (r *Runbook) t() scenarios.Timeouts { return scenarios.T() }
 
 // Deploy creates the namespace, the redis pods and the cluster.
 func (r *Runbook) Deploy(ctx context.Context) error {
+	r.goroutines = runtime.NumGoroutine()
 	img := images.Redis()
 	if err := addon.EnsureImages(ctx, r.Lab, r.Addons, img); err != nil {
 		return err
@@ -580,13 +584,9 @@ func (r *Runbook) FixSurvivesSlotMigration(ctx context.Context) error {
 		}
 		return src.Do(ctx, args...).Err()
 	}
-	var first, rest []string
-	for i := 0; i < n; i++ {
-		if i < n/2 {
-			first = append(first, key(i))
-		} else {
-			rest = append(rest, key(i))
-		}
+	var first []string
+	for i := 0; i < n/2; i++ {
+		first = append(first, key(i))
 	}
 	if err := migrate(first); err != nil {
 		return fmt.Errorf("MIGRATE %d keys of slot %d from %s to %s: %w", len(first), slot, srcAddr, dstAddr, err)
@@ -600,8 +600,19 @@ func (r *Runbook) FixSurvivesSlotMigration(ctx context.Context) error {
 	if err := readAll(ctx, cc, n, key, "m"); err != nil {
 		return fmt.Errorf("during the migration (ASK): %w", err)
 	}
-	if err := migrate(rest); err != nil {
-		return fmt.Errorf("MIGRATE the other %d keys: %w", len(rest), err)
+	// Finish: every key left in the slot, ours and any other key that
+	// hashes there (earlier steps wrote thousands of keys).
+	for {
+		left, err := src.ClusterGetKeysInSlot(ctx, slot, 100).Result()
+		if err != nil {
+			return fmt.Errorf("CLUSTER GETKEYSINSLOT %d on %s: %w", slot, srcAddr, err)
+		}
+		if len(left) == 0 {
+			break
+		}
+		if err := migrate(left); err != nil {
+			return fmt.Errorf("MIGRATE %d more keys of slot %d: %w", len(left), slot, err)
+		}
 	}
 	for _, a := range r.masterAddrs(ctx, cc) {
 		c := nodeClient(nat, a)
@@ -647,9 +658,11 @@ func (r *Runbook) masterAddrs(ctx context.Context, cc *redis.ClusterClient) []st
 }
 
 // FixSurvivesFailover deletes the master of a key's slot and measures how
-// long the remapping client takes to write that key again.
+// long the remapping client takes to write that key again. While it waits,
+// the forwards follow the pods (the deleted pod's forward goes, the
+// recreated pod gets one) and the slot owner is read from a surviving master.
 func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
-	cc, _, err := r.remappedClient(ctx)
+	cc, nat, err := r.remappedClient(ctx)
 	if err != nil {
 		return err
 	}
@@ -662,10 +675,23 @@ func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	oldMaster, err := masterOf(ctx, cc, int(slot64))
+	slot := int(slot64)
+	oldMaster, err := masterOf(ctx, cc, slot)
 	if err != nil {
 		return err
 	}
+	var witness string
+	for _, a := range r.masterAddrs(ctx, cc) {
+		if a != oldMaster {
+			witness = a
+			break
+		}
+	}
+	if witness == "" {
+		return errors.New("no surviving master to watch the failover from")
+	}
+	w := nodeClient(nat, witness)
+	defer w.Close()
 	oldIP, _, _ := net.SplitHostPort(oldMaster)
 	var victim string
 	for name, ip := range r.podIPs {
@@ -681,20 +707,23 @@ func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
 	if err := r.Lab.Client.CoreV1().Pods(r.Namespace).Delete(ctx, victim, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 		return fmt.Errorf("delete master pod %s: %w", victim, err)
 	}
-	r.Log("deleted master pod %s (%s), owner of slot %d", victim, oldMaster, slot64)
+	r.Log("deleted master pod %s (%s), owner of slot %d; watching from %s", victim, oldMaster, slot, witness)
 	var lastErr error
 	var newMaster string
-	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, RecoverBound, true, func(ctx context.Context) (bool, error) {
-		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, RecoverBound, true, func(ctx context.Context) (bool, error) {
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		owner, err := masterOf(wctx, cc, int(slot64))
+		if routes, err := r.forward.Sync(actx); err == nil {
+			nat.SetRoutes(routes)
+		}
+		owner, err := slotOwner(actx, w, slot)
 		if err != nil || owner == oldMaster {
-			lastErr = fmt.Errorf("slot %d still owned by %s (%v)", slot64, owner, err)
-			cc.ReloadState(wctx)
+			lastErr = fmt.Errorf("slot %d owner per %s: %q (%v)", slot, witness, owner, err)
 			return false, nil
 		}
-		if err := cc.Set(wctx, key, "after", 0).Err(); err != nil {
-			lastErr = err
+		if err := cc.Set(actx, key, "after", 0).Err(); err != nil {
+			lastErr = fmt.Errorf("slot %d now on %s, but SET failed: %w", slot, owner, err)
+			cc.ReloadState(actx)
 			return false, nil
 		}
 		newMaster = owner
@@ -702,7 +731,9 @@ func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
 	})
 	r.Recovered = time.Since(deleted)
 	if err != nil {
-		return fmt.Errorf("the client did not write %s again within %s of deleting master %s: %w; last error: %v", key, RecoverBound, victim, err, lastErr)
+		nodes, _ := w.ClusterNodes(ctx).Result()
+		return fmt.Errorf("the client did not write %s again within %s of deleting master %s: %w; last: %v; CLUSTER NODES from %s:\n%s",
+			key, RecoverBound, victim, err, lastErr, witness, nodes)
 	}
 	v, err := cc.Get(ctx, key).Result()
 	if err != nil || v != "after" {
@@ -711,6 +742,20 @@ func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
 	r.Log("failover: replica %s promoted; the client wrote again %s after the master pod was deleted (bound %s)",
 		newMaster, r.Recovered.Round(100*time.Millisecond), RecoverBound)
 	return nil
+}
+
+// slotOwner asks one node which master serves slot.
+func slotOwner(ctx context.Context, c *redis.Client, slot int) (string, error) {
+	slots, err := c.ClusterSlots(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	for _, s := range slots {
+		if slot >= s.Start && slot <= s.End && len(s.Nodes) > 0 {
+			return s.Nodes[0].Addr, nil
+		}
+	}
+	return "", fmt.Errorf("slot %d is not served", slot)
 }
 
 // NoForwardsLeft closes every forward and proves the local ports are gone.
@@ -731,7 +776,19 @@ func (r *Runbook) NoForwardsLeft(ctx context.Context) error {
 			return fmt.Errorf("local port %s still accepts connections after its forward was closed", a)
 		}
 	}
-	r.Log("%d forwards closed; none of their local ports accepts connections", len(addrs))
+	// Forwards, clients and their pools are closed: the goroutine count
+	// must come back to where it was before the first forward (a small
+	// allowance for the API client's own connections).
+	const allowance = 10
+	var now int
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 15*time.Second, true, func(context.Context) (bool, error) {
+		now = runtime.NumGoroutine()
+		return now <= r.goroutines+allowance, nil
+	})
+	if err != nil {
+		return fmt.Errorf("goroutines: %d now, %d before the first forward (allowance %d): something did not stop", now, r.goroutines, allowance)
+	}
+	r.Log("%d forwards closed; none of their local ports accepts connections; goroutines %d (before: %d)", len(addrs), now, r.goroutines)
 	return nil
 }
 
