@@ -85,10 +85,10 @@ type Runbook struct {
 	// Log receives what a human would want to read (MOVED lines, timings).
 	Log func(format string, args ...any)
 
-	podIPs  map[string]string // pod name → IP at deploy time
+	podIPs map[string]string // pod name → IP at deploy time
 	// goroutines is the process's goroutine count before any forward.
 	goroutines int
-	forward *portforward.Set
+	forward    *portforward.Set
 	// Recovered is the measured failover recovery time.
 	Recovered time.Duration
 }
