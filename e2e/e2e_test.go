@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/nodelab/nodelab/e2e/report"
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	_ "github.com/nodelab/nodelab/lab/addon/builtin"
@@ -78,6 +78,8 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 				gomega.Expect(lab.Down(ctx, l.Name, lab.DownOptions{})).To(gomega.Succeed())
 			}, ginkgo.NodeTimeout(3*time.Minute))
 		}
+		// Runs before the deletion above (cleanups run last-in first-out).
+		ginkgo.DeferCleanup(exportLogsIfFailed, ginkgo.NodeTimeout(5*time.Minute))
 		// The profile's addons; scenarios ensure the ones they need themselves.
 		gomega.Expect(addon.Ensure(ctx, l, theAddons, p.Addons...)).To(gomega.Succeed())
 	}
@@ -127,7 +129,9 @@ var _ = ginkgo.ReportAfterSuite("labels and JUnit", func(r ginkgo.Report) {
 		return
 	}
 	path := filepath.Join(*flagArtifacts, "junit_e2e.xml")
-	gomega.Expect(os.MkdirAll(*flagArtifacts, 0o755)).To(gomega.Succeed())
-	gomega.Expect(reporters.GenerateJUnitReportWithConfig(r, path, reporters.JunitReportConfig{OmitTimelinesForSpecState: 0})).To(gomega.Succeed())
+	gomega.Expect(report.WriteJUnit(r, path, *flagArtifacts)).To(gomega.Succeed())
 	fmt.Fprintf(os.Stderr, "JUnit report: %s\n", path)
+	html, err := report.WriteHTML(r, *flagArtifacts)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred())
+	fmt.Fprintf(os.Stderr, "HTML report: %s\n", html)
 })

@@ -42,6 +42,11 @@ var _ = ginkgo.Describe("redis-port-forward", ScenarioRedisPortForward, Slow, gi
 		run(ctx, r.FixSurvivesSlotMigration)
 	}, ginkgo.NodeTimeout(5*time.Minute))
 	ginkgo.It("fix 2 recovers from a master failover within the stated bound", func(ctx ginkgo.SpecContext) {
+		ginkgo.DeferCleanup(func() {
+			if r.FailoverTimeline != nil {
+				attachTimeline(r.FailoverTimeline, "failover")
+			}
+		})
 		run(ctx, r.FixSurvivesFailover)
 		ginkgo.AddReportEntry("failover recovery", r.Recovered.Round(100*time.Millisecond).String())
 	}, ginkgo.NodeTimeout(5*time.Minute))

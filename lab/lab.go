@@ -51,6 +51,18 @@ func (l *Lab) KindNodes() ([]nodes.Node, error) {
 	return l.provider.ListInternalNodes(l.Name)
 }
 
+// ExportLogs writes kind's log export of the lab's nodes (journals,
+// container logs, inspect output) to dir, as `kind export logs` does.
+func (l *Lab) ExportLogs(dir string) error {
+	if l.provider == nil {
+		return fmt.Errorf("lab %s is attached by kubeconfig: no kind nodes to export logs from", l.Name)
+	}
+	if err := l.provider.CollectLogs(l.Name, dir); err != nil {
+		return fmt.Errorf("export logs of lab %s: %w", l.Name, err)
+	}
+	return nil
+}
+
 // Attach connects to an existing cluster by kubeconfig. nodelab will never
 // delete it.
 func Attach(ctx context.Context, kubeconfig string) (*Lab, error) {

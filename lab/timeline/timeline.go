@@ -70,6 +70,9 @@ func NewRecorder(title, yLabel string, start time.Time) *Recorder {
 	return &Recorder{title: title, yLabel: yLabel, start: start, events: map[string][]time.Time{}, samples: map[string][]Point{}}
 }
 
+// Start is when the recording began.
+func (r *Recorder) Start() time.Time { return r.start }
+
 // Event counts one occurrence in series (plotted as a rate per bucket).
 func (r *Recorder) Event(series string, at time.Time) {
 	r.mu.Lock()

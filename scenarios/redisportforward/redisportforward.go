@@ -38,6 +38,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -54,6 +55,7 @@ import (
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/portforward"
 	"github.com/nodelab/nodelab/lab/redisnat"
+	"github.com/nodelab/nodelab/lab/timeline"
 	"github.com/nodelab/nodelab/scenarios"
 )
 
@@ -91,6 +93,8 @@ type Runbook struct {
 	forward    *portforward.Set
 	// Recovered is the measured failover recovery time.
 	Recovered time.Duration
+	// FailoverTimeline is the write outcomes per second around the failover.
+	FailoverTimeline *timeline.Timeline
 }
 
 // New returns a runbook for a lab.
@@ -667,7 +671,7 @@ func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
 		return err
 	}
 	defer cc.Close()
-	const key = "failover:probe"
+	const key = "{failover}:probe"
 	if err := cc.Set(ctx, key, "before", 0).Err(); err != nil {
 		return err
 	}
@@ -702,8 +706,54 @@ func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
 	if victim == "" {
 		return fmt.Errorf("no pod has the master's IP %s (pods: %v)", oldIP, r.podIPs)
 	}
+	// A steady writer to the same slot (every 100 ms, 1 s per attempt)
+	// records what an application would have seen, for the timeline.
+	rec := timeline.NewRecorder(fmt.Sprintf("writes to slot %d through the remapping Dialer during a master failover", slot), "writes/s", time.Now())
+	var okAfter atomic.Int32
+	recovered := atomic.Bool{}
+	wctx, stopWriter := context.WithCancel(ctx)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-wctx.Done():
+				return
+			case <-tick.C:
+			}
+			actx, cancel := context.WithTimeout(wctx, time.Second)
+			err := cc.Set(actx, "{failover}:writer", i, 0).Err()
+			cancel()
+			if wctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				rec.Event("failed", time.Now())
+				continue
+			}
+			rec.Event("ok", time.Now())
+			if recovered.Load() {
+				okAfter.Add(1)
+			}
+		}
+	}()
+	defer func() {
+		stopWriter()
+		<-writerDone
+		if r.FailoverTimeline == nil { // failed: the timeline shows how
+			r.FailoverTimeline = rec.Build(500*time.Millisecond, time.Now())
+		}
+	}()
+	// Two seconds of the steady state first.
+	_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 5*time.Second, false, func(context.Context) (bool, error) {
+		return time.Since(rec.Start()) >= 2*time.Second, nil
+	})
+
 	zero := int64(0)
 	deleted := time.Now()
+	rec.Mark(deleted, "pod deleted", victim)
 	if err := r.Lab.Client.CoreV1().Pods(r.Namespace).Delete(ctx, victim, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 		return fmt.Errorf("delete master pod %s: %w", victim, err)
 	}
@@ -739,8 +789,18 @@ func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
 	if err != nil || v != "after" {
 		return fmt.Errorf("read %s after failover = %q, %v; want after", key, v, err)
 	}
-	r.Log("failover: replica %s promoted; the client wrote again %s after the master pod was deleted (bound %s)",
-		newMaster, r.Recovered.Round(100*time.Millisecond), RecoverBound)
+	rec.Mark(time.Now(), "recovered", newMaster)
+	recovered.Store(true)
+	// Keep writing a little so the plot shows the recovered steady state.
+	_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Second, false, func(context.Context) (bool, error) {
+		return okAfter.Load() >= 20, nil
+	})
+	stopWriter()
+	<-writerDone
+	r.FailoverTimeline = rec.Build(500*time.Millisecond, time.Now())
+	r.Log("failover: replica %s promoted; the client wrote again %s after the master pod was deleted (bound %s); steady writer: %.0f ok, %.0f failed",
+		newMaster, r.Recovered.Round(100*time.Millisecond), RecoverBound,
+		r.FailoverTimeline.Total("ok", 500*time.Millisecond), r.FailoverTimeline.Total("failed", 500*time.Millisecond))
 	return nil
 }
 
