@@ -39,6 +39,7 @@ e2e: host-deps ## e2e suite on a local kind lab (builds offline images when no r
 		$(if $(RETAIN),-nodelab.retain) \
 		-nodelab.artifacts=$(ARTIFACTS) $(GINKGO_FLAGS)
 	@echo "JUnit: $(ARTIFACTS)/junit_e2e.xml"
+	@echo "HTML report: $(ARTIFACTS)/report/index.html (failure bundles: $(ARTIFACTS)/<scenario>/<spec>/)"
 
 .PHONY: host-deps
 host-deps: ## install what the offline image forge needs on a Debian/Ubuntu host (debootstrap), if missing
