@@ -114,6 +114,43 @@ func (a *Applier) Create(ctx context.Context, objs []*unstructured.Unstructured,
 	return nil
 }
 
+// Apply server-side applies each object (as field manager "nodelab",
+// forcing conflicts), so applying the same objects again is a no-op. The
+// managed-by label is added like Create does.
+func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, mutations ...Mutation) error {
+	for _, u := range objs {
+		WithLabels(map[string]string{ManagedByLabel: ManagedByValue})(u)
+		for _, m := range mutations {
+			m(u)
+		}
+		ri, err := a.resource(u)
+		if err != nil {
+			return err
+		}
+		if _, err := ri.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: "nodelab", Force: true}); err != nil {
+			return fmt.Errorf("apply %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// ResetMapping forgets the cached API discovery, after new CRDs.
+func (a *Applier) ResetMapping() {
+	if r, ok := a.mapper.(meta.ResettableRESTMapper); ok {
+		r.Reset()
+	}
+}
+
+// Namespaced reports whether objects of u's kind live in a namespace.
+func (a *Applier) Namespaced(u *unstructured.Unstructured) (bool, error) {
+	gvk := u.GroupVersionKind()
+	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return false, fmt.Errorf("map %s: %w", gvk, err)
+	}
+	return m.Scope.Name() == meta.RESTScopeNameNamespace, nil
+}
+
 func (a *Applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
 	gvk := u.GroupVersionKind()
 	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)

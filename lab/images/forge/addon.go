@@ -12,7 +12,7 @@ import (
 // addonRecipes build addon and workload images that are not preloaded in
 // the node image, keyed by images.Image.Name. Each returns the steps that
 // make the image; runSteps skips those already up to date.
-var addonRecipes = map[string]func(f *Forge, img images.Image) ([]stepSpec, error){}
+var addonRecipes = map[string]func(ctx context.Context, f *Forge, img images.Image) ([]stepSpec, error){}
 
 // BuildImages builds addon images (lab/addon) into the local engine,
 // skipping those up to date. It implements addon.ImageBuilder.
@@ -24,7 +24,7 @@ func (f *Forge) BuildImages(ctx context.Context, imgs ...images.Image) error {
 			errs = append(errs, fmt.Errorf("no forge recipe for image %s (%s)", img.Name, img.Forge))
 			continue
 		}
-		steps, err := recipe(f, img)
+		steps, err := recipe(ctx, f, img)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("image %s: %w", img.Forge, err))
 			continue

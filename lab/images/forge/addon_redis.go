@@ -25,7 +25,7 @@ func init() { addonRecipes[images.RedisImageName] = redisRecipe }
 // redisRecipe builds images.Redis() from bookworm's redis packages: the
 // skeleton layer (users, CA bundle), busybox (a shell for Jobs), the
 // packages' dependency closure and a writable /data.
-func redisRecipe(f *Forge, img images.Image) ([]stepSpec, error) {
+func redisRecipe(_ context.Context, f *Forge, img images.Image) ([]stepSpec, error) {
 	pkgLayer := f.layerPath("pkgs-redis")
 	dataLayer := f.layerPath("data-redis")
 	key := inputsKey("redis", img.Forge, extrasKey(), netbaseKey(), redisUser, images.RedisDebianVersion)

@@ -1,0 +1,270 @@
+// Package chaosmesh is the chaos-mesh addon: Chaos Mesh's own Helm chart,
+// taken from the chaos-mesh Go module the forge builds from
+// (images.ChaosMeshModuleVersion), rendered client-side with the Helm SDK
+// and applied server-side, so the lab runs what upstream ships with only
+// our values changed:
+//
+//   - chaosDaemon.runtime containerd and its socket (kind nodes run containerd);
+//   - images from images.ChaosMesh() for the lab's image source;
+//   - dashboard and DNS server off (StressChaos needs neither);
+//   - controllerManager.enableFilterNamespace: chaos is injected only into
+//     namespaces annotated chaos-mesh.org/inject=enabled, so an experiment
+//     can never hit the lab's own system pods (AllowNamespace does it).
+//
+// Install waits for the CRDs to be Established, the controller Deployment
+// to be Available with a ready webhook endpoint, and a ready chaos-daemon on
+// every node.
+package chaosmesh
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing/fstest"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/addon"
+	"github.com/nodelab/nodelab/lab/images"
+	"github.com/nodelab/nodelab/lab/manifest"
+)
+
+const (
+	// Name is the addon's profile name.
+	Name = "chaos-mesh"
+	// Namespace holds the controller and the daemons.
+	Namespace = "chaos-mesh"
+	// InjectAnnotation enables chaos in a namespace (enableFilterNamespace).
+	InjectAnnotation = "chaos-mesh.org/inject"
+	// ReadyTimeout bounds each wait of Install.
+	ReadyTimeout     = 5 * time.Minute
+	containerdSocket = "/run/containerd/containerd.sock"
+)
+
+func init() { addon.Register(Addon{}) }
+
+// Addon installs Chaos Mesh.
+type Addon struct{}
+
+// Name implements addon.Addon.
+func (Addon) Name() string { return Name }
+
+// Images implements addon.Addon.
+func (Addon) Images() []images.Image { return images.ChaosMesh() }
+
+// ChartDir returns the chart folder inside the chaos-mesh module, downloading
+// the module through the Go module proxy when needed.
+func ChartDir(ctx context.Context) (string, error) {
+	mod := "github.com/chaos-mesh/chaos-mesh@" + images.ChaosMeshModuleVersion
+	out, err := exec.CommandContext(ctx, "go", "mod", "download", "-json", mod).Output()
+	if err != nil {
+		return "", fmt.Errorf("download %s for its Helm chart (needs the go command and the module proxy): %w", mod, err)
+	}
+	var m struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
+		return "", fmt.Errorf("download %s: %v %s", mod, err, m.Error)
+	}
+	return m.Dir + "/helm/chaos-mesh", nil
+}
+
+// imageValues splits a reference into the chart's registry/repository/tag.
+func imageValues(ref string) map[string]any {
+	registry, rest, _ := strings.Cut(ref, "/")
+	repo, tag, _ := strings.Cut(rest, ":")
+	return map[string]any{"registry": registry, "repository": repo, "tag": tag}
+}
+
+// Values are the chart values for images of src.
+func Values(src images.Source) map[string]any {
+	var ctrl, daemon images.Image
+	for _, im := range images.ChaosMesh() {
+		switch im.Name {
+		case images.ChaosMeshControllerImageName:
+			ctrl = im
+		case images.ChaosMeshDaemonImageName:
+			daemon = im
+		}
+	}
+	return map[string]any{
+		"controllerManager": map[string]any{
+			"replicaCount": 1, "image": imageValues(ctrl.Ref(src)), "imagePullPolicy": "IfNotPresent",
+			"enableFilterNamespace": true, "leaderElection": map[string]any{"enabled": false},
+		},
+		"chaosDaemon": map[string]any{
+			"runtime": "containerd", "socketPath": containerdSocket,
+			"image": imageValues(daemon.Ref(src)), "imagePullPolicy": "IfNotPresent",
+		},
+		"dashboard": map[string]any{"create": false},
+		"dnsServer": map[string]any{"create": false},
+	}
+}
+
+// Render renders the chart with Values(src), CRDs included.
+func Render(ctx context.Context, src images.Source) ([]*unstructured.Unstructured, error) {
+	dir, err := ChartDir(ctx)
+	if err != nil {
+		return nil, err
+	}
+	chrt, err := loader.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load chart %s: %w", dir, err)
+	}
+	inst := action.NewInstall(&action.Configuration{})
+	inst.DryRun, inst.ClientOnly, inst.Replace, inst.IncludeCRDs = true, true, true, true
+	inst.ReleaseName, inst.Namespace = "chaos-mesh", Namespace
+	kv := strings.TrimPrefix(images.KubernetesVersion, "v")
+	maj, rest, _ := strings.Cut(kv, ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	inst.KubeVersion = &chartutil.KubeVersion{Version: images.KubernetesVersion, Major: maj, Minor: minor}
+	rel, err := inst.RunWithContext(ctx, chrt, Values(src))
+	if err != nil {
+		return nil, fmt.Errorf("render chart %s: %w", dir, err)
+	}
+	objs, err := manifest.Decode(fstest.MapFS{"chart.yaml": {Data: []byte(rel.Manifest)}}, "chart.yaml")
+	if err != nil {
+		return nil, err
+	}
+	return objs, nil
+}
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// Install implements addon.Addon.
+func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
+	objs, err := Render(ctx, src)
+	if err != nil {
+		return err
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace, Labels: map[string]string{manifest.ManagedByLabel: manifest.ManagedByValue}}}
+	if _, err := l.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", Namespace, err)
+	}
+	ap, err := manifest.NewApplier(l.Config)
+	if err != nil {
+		return err
+	}
+	var crds, rest []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" {
+			crds = append(crds, o)
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	if err := ap.Apply(ctx, crds); err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(l.Config)
+	if err != nil {
+		return err
+	}
+	for _, c := range crds {
+		if err := waitEstablished(ctx, dyn, c.GetName()); err != nil {
+			return err
+		}
+	}
+	ap.ResetMapping()
+	for _, o := range rest {
+		namespaced, err := ap.Namespaced(o)
+		if err != nil {
+			return err
+		}
+		if namespaced && o.GetNamespace() == "" {
+			o.SetNamespace(Namespace)
+		}
+	}
+	if err := ap.Apply(ctx, rest); err != nil {
+		return err
+	}
+	return waitReady(ctx, l)
+}
+
+func waitEstablished(ctx context.Context, dyn dynamic.Interface, name string) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, time.Second, ReadyTimeout, true, func(ctx context.Context) (bool, error) {
+		u, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			if m["type"] == "Established" && m["status"] == "True" {
+				return true, nil
+			}
+		}
+		last = fmt.Sprintf("conditions %v", conds)
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("CRD %s Established within %s: %w; last seen: %s", name, ReadyTimeout, err, last)
+	}
+	return nil
+}
+
+// waitReady waits for the controller (Available, webhook endpoint ready)
+// and a ready daemon on every node.
+func waitReady(ctx context.Context, l *lab.Lab) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, ReadyTimeout, true, func(ctx context.Context) (bool, error) {
+		d, err := l.Client.AppsV1().Deployments(Namespace).Get(ctx, "chaos-controller-manager", metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		available := false
+		for _, c := range d.Status.Conditions {
+			if c.Type == "Available" && c.Status == corev1.ConditionTrue {
+				available = true
+			}
+		}
+		ds, err := l.Client.AppsV1().DaemonSets(Namespace).Get(ctx, "chaos-daemon", metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		eps, err := l.Client.DiscoveryV1().EndpointSlices(Namespace).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=chaos-mesh-controller-manager"})
+		readyEndpoints := 0
+		if err == nil {
+			for _, s := range eps.Items {
+				for _, e := range s.Endpoints {
+					if e.Conditions.Ready != nil && *e.Conditions.Ready {
+						readyEndpoints++
+					}
+				}
+			}
+		}
+		last = fmt.Sprintf("controller available=%v ready=%d/%d, webhook endpoints ready=%d, daemons ready=%d/%d updated=%d",
+			available, d.Status.ReadyReplicas, d.Status.Replicas, readyEndpoints,
+			ds.Status.NumberReady, ds.Status.DesiredNumberScheduled, ds.Status.UpdatedNumberScheduled)
+		return available && readyEndpoints > 0 && ds.Status.DesiredNumberScheduled > 0 &&
+			ds.Status.NumberReady == ds.Status.DesiredNumberScheduled && ds.Status.UpdatedNumberScheduled == ds.Status.DesiredNumberScheduled, nil
+	})
+	if err != nil {
+		return fmt.Errorf("Chaos Mesh ready within %s: %w; last seen: %s (see `kubectl -n %s get pods` and the chaos-daemon logs)", ReadyTimeout, err, last, Namespace)
+	}
+	return nil
+}
+
+// AllowNamespace lets chaos be injected into ns (enableFilterNamespace).
+func AllowNamespace(ctx context.Context, l *lab.Lab, ns string) error {
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"enabled"}}}`, InjectAnnotation)
+	if _, err := l.Client.CoreV1().Namespaces().Patch(ctx, ns, "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("allow chaos in namespace %s: %w", ns, err)
+	}
+	return nil
+}
