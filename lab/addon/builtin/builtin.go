@@ -5,5 +5,5 @@ package builtin
 
 import (
 	// Each addon package registers itself in init.
-	_ "github.com/nodelab/nodelab/lab/addon"
+	_ "github.com/nodelab/nodelab/lab/addon/chaosmesh"
 )
