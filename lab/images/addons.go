@@ -7,9 +7,11 @@ package images
 // different inputs (Debian packages, pinned Go modules) than the upstream
 // images and must not pass for them.
 const (
-	// RedisDebianVersion is bookworm's redis-server, what the forge redis
-	// image is made of; RedisUpstreamImage is the same minor release.
-	RedisDebianVersion = "5:7.0.15-1~deb12u10"
+	// RedisDebianVersion is bookworm's redis-server in the suite's main
+	// archive (the forge's apt sources; security updates are not used), what
+	// the forge redis image is made of and checks; RedisUpstreamImage is the
+	// same release.
+	RedisDebianVersion = "5:7.0.15-1~deb12u7"
 	RedisUpstreamImage = "docker.io/library/redis:7.0.15"
 	RedisForgeImage    = "nodelab.local/redis:7.0.15-bookworm"
 

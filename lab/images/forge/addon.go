@@ -36,19 +36,25 @@ func (f *Forge) BuildImages(ctx context.Context, imgs ...images.Image) error {
 	return errors.Join(errs...)
 }
 
-// runLocked runs steps holding a lock in the cache, so test processes that
-// build the same image at the same time wait for each other instead of
-// writing the same files.
-func (f *Forge) runLocked(ctx context.Context, name string, steps []stepSpec) error {
+// runLocked runs steps one by one, each holding a lock named after the
+// step in the cache, so test processes that build images sharing a step
+// (the extras root filesystem, the Chaos Mesh binaries) at the same time
+// wait for each other; the waiting one then finds the step up to date.
+func (f *Forge) runLocked(ctx context.Context, _ string, steps []stepSpec) error {
 	dir, err := f.workDir("locks")
 	if err != nil {
 		return err
 	}
-	unlock, err := lockFile(ctx, filepath.Join(dir, name+".lock"))
-	if err != nil {
-		return err
+	for _, s := range steps {
+		unlock, err := lockFile(ctx, filepath.Join(dir, s.name+".lock"))
+		if err != nil {
+			return err
+		}
+		_, err = f.runStep(ctx, s)
+		unlock()
+		if err != nil {
+			return err
+		}
 	}
-	defer unlock()
-	_, err = f.runSteps(ctx, steps...)
-	return err
+	return nil
 }

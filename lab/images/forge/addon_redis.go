@@ -4,8 +4,10 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -39,6 +41,9 @@ func redisRecipe(_ context.Context, f *Forge, img images.Image) ([]stepSpec, err
 			return err == nil && f.imageHasKey(ctx, img.Forge, key)
 		},
 		run: func(ctx context.Context, log io.Writer) error {
+			if err := checkInstalledVersion(f.extrasDir(), "redis-server", images.RedisDebianVersion); err != nil {
+				return err
+			}
 			if err := buildPackagesLayer(ctx, log, f.extrasDir(), pkgLayer, redisRoots); err != nil {
 				return err
 			}
@@ -71,4 +76,26 @@ func redisRecipe(_ context.Context, f *Forge, img images.Image) ([]stepSpec, err
 		},
 	}
 	return []stepSpec{f.rootfsStep(), f.netbaseStep(), f.extrasStep(), image}, nil
+}
+
+// checkInstalledVersion fails when root's dpkg database has another version
+// of pkg than the pin, so an image never claims a version it does not hold.
+func checkInstalledVersion(root, pkg, want string) error {
+	st, err := os.Open(filepath.Join(root, "var/lib/dpkg/status"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	db, err := parseDpkgStatus(st)
+	if err != nil {
+		return err
+	}
+	p, ok := db.pkgs[pkg]
+	if !ok {
+		return fmt.Errorf("%s is not installed in %s", pkg, root)
+	}
+	if p.Version != want {
+		return fmt.Errorf("the Debian mirror gave %s %s, but lab/images pins %s: update the pin (and the upstream image to match)", pkg, p.Version, want)
+	}
+	return nil
 }
