@@ -143,7 +143,9 @@ func waitFor(ctx context.Context, c client.Client, key types.NamespacedName, tim
 	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		var sc v1alpha1.StressChaos
 		if err := c.Get(ctx, key, &sc); err != nil {
-			last = err.Error()
+			if last == "" {
+				last = err.Error()
+			}
 			return false, nil
 		}
 		last = describe(&sc)

@@ -186,6 +186,19 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 			o.SetNamespace(Namespace)
 		}
 	}
+	if src == images.SourceForge {
+		// A rebuilt forge image keeps its tag: name the image IDs in the
+		// pod templates so the pods roll when an image changed.
+		ids, err := forgeImageIDs(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range rest {
+			if k := o.GetKind(); k == "Deployment" || k == "DaemonSet" {
+				_ = unstructured.SetNestedField(o.Object, ids, "spec", "template", "metadata", "annotations", "nodelab.dev/image-ids")
+			}
+		}
+	}
 	if err := ap.Apply(ctx, rest); err != nil {
 		return err
 	}
@@ -267,4 +280,17 @@ func AllowNamespace(ctx context.Context, l *lab.Lab, ns string) error {
 		return fmt.Errorf("allow chaos in namespace %s: %w", ns, err)
 	}
 	return nil
+}
+
+// forgeImageIDs lists the local engine's IDs of the forge images.
+func forgeImageIDs(ctx context.Context) (string, error) {
+	var ids []string
+	for _, im := range images.ChaosMesh() {
+		out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", im.Forge).Output()
+		if err != nil {
+			return "", fmt.Errorf("image %s is not in the local engine: %w", im.Forge, err)
+		}
+		ids = append(ids, strings.TrimPrefix(strings.TrimSpace(string(out)), "sha256:")[:12])
+	}
+	return strings.Join(ids, ","), nil
 }
