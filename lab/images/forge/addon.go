@@ -11,7 +11,29 @@ import (
 
 // addonRecipes build addon and workload images that are not preloaded in
 // the node image, keyed by images.Image.Name. Each returns the steps that
-// make the image; runSteps skips those already up to date.
+// make the image, in order; BuildImages runs them under per-step locks and
+// skips those already up to date (same key in their stamp).
+//
+// Register a recipe from an init() in its own file (addon_<name>.go):
+//
+//	func init() { addonRecipes[images.XName] = xRecipe }
+//
+// Pieces to reuse (see addon_redis.go and addon_chaosmesh.go):
+//   - f.rootfsStep(), f.netbaseStep(): the node rootfs and the skeleton,
+//     busybox and netbase layers (f.layerPath(layerSkeleton), layerBusybox).
+//   - f.extrasStep() + buildPackagesLayer(ctx, log, f.extrasDir(), out,
+//     roots): Debian packages; add new packages to extrasPackages so the
+//     shared tree has them, then cut the dpkg closure of your roots.
+//   - A Go build step is a stepSpec whose key is inputsKey(module sums,
+//     go version, flags) and whose run writes into CacheDir/bin (see
+//     chaosMeshGoStep; goBuilder.module fetches a module from the proxy,
+//     wrapperModule/wrapperRecipe build main packages of other modules with
+//     CGO_ENABLED=0 for static binaries).
+//   - f.chaosImageStep(img, goKey, bins, roots, cfg) is generic despite
+//     its name: skeleton + busybox (+ package closure of roots) + one layer
+//     with bins ({CacheDir/bin name, path in image}), config cfg, written
+//     with newImage/writeArchive and loaded with dockerLoadFile. Its key
+//     covers goKey, so pass the Go step's key.
 var addonRecipes = map[string]func(ctx context.Context, f *Forge, img images.Image) ([]stepSpec, error){}
 
 // BuildImages builds addon images (lab/addon) into the local engine,
