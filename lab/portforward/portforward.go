@@ -19,7 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/apimachinery/pkg/util/httpstream" //nolint:staticcheck // client-go's NewOnAddresses and NewFallbackDialer still take this package's Dialer
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
@@ -101,15 +101,18 @@ func Start(ctx context.Context, cfg *rest.Config, namespace, pod string, remoteP
 	select {
 	case <-ready:
 	case <-f.done:
-		return fail(fmt.Errorf("stopped before listening: %v %s (is the pod Running?)", f.err, errOut.String()))
+		return fail(fmt.Errorf("stopped before listening: %w %s (is the pod Running?)", f.err, errOut.String()))
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	case <-time.After(readyTimeout):
 		return fail(fmt.Errorf("not listening after %s", readyTimeout))
 	}
 	ports, err := pf.GetPorts()
-	if err != nil || len(ports) != 1 {
-		return fail(fmt.Errorf("local port unknown: %v", err))
+	if err != nil {
+		return fail(fmt.Errorf("local port unknown: %w", err))
+	}
+	if len(ports) != 1 {
+		return fail(fmt.Errorf("local port unknown: %d forwarded ports, want 1", len(ports)))
 	}
 	f.LocalPort = int(ports[0].Local)
 	return f, nil
