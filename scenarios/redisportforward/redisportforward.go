@@ -359,7 +359,7 @@ func (r *Runbook) PitfallOneForward(ctx context.Context) error {
 		return errors.New("a ClusterClient through one port-forward wrote 30 keys across slots without error: the pitfall did not reproduce")
 	}
 	if !r.namesPodIP(firstErr.Error()) {
-		return fmt.Errorf("ClusterClient failed (%d of 30 writes), but its error names no pod IP: %v", failed, firstErr)
+		return fmt.Errorf("ClusterClient failed (%d of 30 writes), but its error names no pod IP: %w", failed, firstErr)
 	}
 	r.Log("ClusterClient through one forward: %d of 30 writes failed; first error: %v", failed, firstErr)
 	return nil
@@ -467,7 +467,7 @@ func (r *Runbook) FixForwardEveryPod(ctx context.Context) error {
 	for i := 0; i < Keys; i++ {
 		v, err := cc.Get(ctx, fmt.Sprintf("forwarded:%d", i)).Result()
 		if err != nil || v != fmt.Sprintf("v%d", i) {
-			return fmt.Errorf("read forwarded:%d = %q, %v; want v%d", i, v, err, i)
+			return fmt.Errorf("read forwarded:%d = %q (error: %s); want v%d", i, v, errText(err), i)
 		}
 	}
 	perMaster, err := keysPerMaster(ctx, cc, "forwarded:*")
@@ -598,7 +598,7 @@ func (r *Runbook) FixSurvivesSlotMigration(ctx context.Context) error {
 	// The source now answers ASK for a moved key.
 	askErr := src.Get(ctx, key(0)).Err()
 	if askErr == nil || !strings.HasPrefix(askErr.Error(), "ASK ") || !strings.Contains(askErr.Error(), dstAddr) {
-		return fmt.Errorf("GET %s on the migrating source %s = %v, want ASK %d %s", key(0), srcAddr, askErr, slot, dstAddr)
+		return fmt.Errorf("GET %s on the migrating source %s = %s, want ASK %d %s", key(0), srcAddr, errText(askErr), slot, dstAddr)
 	}
 	r.Log("slot %d half-migrated %s → %s; the source answers: %v", slot, srcAddr, dstAddr, askErr)
 	if err := readAll(ctx, cc, n, key, "m"); err != nil {
@@ -630,7 +630,7 @@ func (r *Runbook) FixSurvivesSlotMigration(ctx context.Context) error {
 		return fmt.Errorf("after the migration (MOVED): %w", err)
 	}
 	if owner, err := masterOf(ctx, cc, slot); err != nil || owner != dstAddr {
-		return fmt.Errorf("slot %d owner after migration = %s, %v; want %s", slot, owner, err, dstAddr)
+		return fmt.Errorf("slot %d owner after migration = %s (error: %s); want %s", slot, owner, errText(err), dstAddr)
 	}
 	r.Log("slot %d migrated; %d keys read through ASK and after the move", slot, n)
 	return nil
@@ -640,7 +640,7 @@ func readAll(ctx context.Context, cc *redis.ClusterClient, n int, key func(int) 
 	for i := 0; i < n; i++ {
 		v, err := cc.Get(ctx, key(i)).Result()
 		if err != nil || v != fmt.Sprintf("%s%d", prefix, i) {
-			return fmt.Errorf("read %s = %q, %v; want %s%d", key(i), v, err, prefix, i)
+			return fmt.Errorf("read %s = %q (error: %s); want %s%d", key(i), v, errText(err), prefix, i)
 		}
 	}
 	return nil
@@ -768,7 +768,7 @@ func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
 		}
 		owner, err := slotOwner(actx, w, slot)
 		if err != nil || owner == oldMaster {
-			lastErr = fmt.Errorf("slot %d owner per %s: %q (%v)", slot, witness, owner, err)
+			lastErr = fmt.Errorf("slot %d owner per %s: %q (error: %s)", slot, witness, owner, errText(err))
 			return false, nil
 		}
 		if err := cc.Set(actx, key, "after", 0).Err(); err != nil {
@@ -782,12 +782,12 @@ func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
 	r.Recovered = time.Since(deleted)
 	if err != nil {
 		nodes, _ := w.ClusterNodes(ctx).Result()
-		return fmt.Errorf("the client did not write %s again within %s of deleting master %s: %w; last: %v; CLUSTER NODES from %s:\n%s",
-			key, RecoverBound, victim, err, lastErr, witness, nodes)
+		return fmt.Errorf("the client did not write %s again within %s of deleting master %s: %w; last: %s; CLUSTER NODES from %s:\n%s",
+			key, RecoverBound, victim, err, errText(lastErr), witness, nodes)
 	}
 	v, err := cc.Get(ctx, key).Result()
 	if err != nil || v != "after" {
-		return fmt.Errorf("read %s after failover = %q, %v; want after", key, v, err)
+		return fmt.Errorf("read %s after failover = %q (error: %s); want after", key, v, errText(err))
 	}
 	rec.Mark(time.Now(), "recovered", newMaster)
 	recovered.Store(true)
@@ -862,4 +862,13 @@ func (r *Runbook) Cleanup(ctx context.Context) error {
 		return nil
 	}
 	return r.Lab.DeleteNamespace(ctx, r.Namespace, r.t().Cleanup)
+}
+
+// errText is an observed error as text ("<nil>" when there was none), for
+// messages that report what was seen rather than wrap a cause.
+func errText(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
 }

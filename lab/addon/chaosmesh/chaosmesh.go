@@ -74,8 +74,11 @@ func ChartDir(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("download %s for its Helm chart (needs the go command and the module proxy): %w", mod, err)
 	}
 	var m struct{ Dir, Error string }
-	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
-		return "", fmt.Errorf("download %s: %v %s", mod, err, m.Error)
+	if err := json.Unmarshal(out, &m); err != nil {
+		return "", fmt.Errorf("download %s: %w", mod, err)
+	}
+	if m.Dir == "" {
+		return "", fmt.Errorf("download %s: no module folder (%s)", mod, m.Error)
 	}
 	return m.Dir + "/helm/chaos-mesh", nil
 }
@@ -268,7 +271,7 @@ func waitReady(ctx context.Context, l *lab.Lab) error {
 			ds.Status.NumberReady == ds.Status.DesiredNumberScheduled && ds.Status.UpdatedNumberScheduled == ds.Status.DesiredNumberScheduled, nil
 	})
 	if err != nil {
-		return fmt.Errorf("Chaos Mesh ready within %s: %w; last seen: %s (see `kubectl -n %s get pods` and the chaos-daemon logs)", ReadyTimeout, err, last, Namespace)
+		return fmt.Errorf("wait for Chaos Mesh to be ready within %s: %w; last seen: %s (see `kubectl -n %s get pods` and the chaos-daemon logs)", ReadyTimeout, err, last, Namespace)
 	}
 	return nil
 }

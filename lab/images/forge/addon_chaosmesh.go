@@ -197,8 +197,11 @@ func nodelabSourceDir(ctx context.Context, gobin string) (string, error) {
 // treeHash hashes the .go files of a folder (names and contents).
 func treeHash(dir string) (string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil || len(files) == 0 {
-		return "", fmt.Errorf("no Go files in %s: %v", dir, err)
+	if err != nil {
+		return "", fmt.Errorf("list Go files in %s: %w", dir, err)
+	}
+	if len(files) == 0 {
+		return "", fmt.Errorf("no Go files in %s", dir)
 	}
 	parts := []string{}
 	for _, p := range files {

@@ -326,7 +326,7 @@ func writeBaseLayer(ctx context.Context, out, root string, o *overlay) error {
 		if o.deleted[rel] {
 			return true, false
 		}
-		if e, ok := o.entries[rel]; ok && !(e.typ == 'd' && d.IsDir()) {
+		if e, ok := o.entries[rel]; ok && (e.typ != 'd' || !d.IsDir()) {
 			return true, false
 		}
 		if strings.HasPrefix(rel, "usr/share/doc/") {

@@ -151,7 +151,7 @@ func imageLabel(ctx context.Context, ref string) (string, error) {
 		if errors.As(err, &ee) && !strings.Contains(msg, "Cannot connect to the Docker daemon") {
 			return "", fmt.Errorf("docker image inspect %s: %s", ref, msg)
 		}
-		return "", fmt.Errorf("no Docker engine (%v %s): start dockerd and retry", err, msg)
+		return "", fmt.Errorf("no Docker engine (%w %s): start dockerd and retry", err, msg)
 	}
 	v := strings.TrimSpace(out.String())
 	if v == "<no value>" {

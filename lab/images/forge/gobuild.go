@@ -378,8 +378,11 @@ func moduleTime(m *moduleInfo) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("read module info: %w", err)
 	}
 	var info struct{ Time time.Time }
-	if err := json.Unmarshal(raw, &info); err != nil || info.Time.IsZero() {
-		return time.Time{}, fmt.Errorf("parse module info %s: no time (%v)", m.Info, err)
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return time.Time{}, fmt.Errorf("parse module info %s: %w", m.Info, err)
+	}
+	if info.Time.IsZero() {
+		return time.Time{}, fmt.Errorf("parse module info %s: no time", m.Info)
 	}
 	return info.Time.UTC(), nil
 }
@@ -600,7 +603,13 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 		return func() { fd.Close() }, nil
 	case <-ctx.Done():
 		// Closing the file drops the lock if the goroutine gets it later.
-		go func() { <-locked; fd.Close() }()
+		go func() {
+			if err := <-locked; err != nil {
+				_ = fd.Close() // never locked
+				return
+			}
+			_ = fd.Close() // drops the lock it got too late
+		}()
 		return nil, fmt.Errorf("wait for another forge building the same step (lock %s): %w", path, ctx.Err())
 	}
 }

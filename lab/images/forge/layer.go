@@ -200,7 +200,7 @@ func (l *layerWriter) hostPath(name, src string) error {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		h.Uid, h.Gid = int(st.Uid), int(st.Gid)
 		if fi.Mode().IsRegular() && st.Nlink > 1 {
-			ino := [2]uint64{uint64(st.Dev), st.Ino}
+			ino := [2]uint64{st.Dev, st.Ino}
 			if first, ok := l.inodes[ino]; ok {
 				return l.write(&tar.Header{Typeflag: tar.TypeLink, Name: name, Linkname: first}, nil)
 			}

@@ -90,7 +90,7 @@ func (f *Forge) buildNode(ctx context.Context, log io.Writer, bins Binaries, key
 		defer cancel()
 		out, err := exec.CommandContext(cctx, "docker", "rm", "-f", "-v", name).CombinedOutput()
 		if err != nil && !strings.Contains(strings.ToLower(string(out)), "no such container") {
-			return fmt.Errorf("remove build container %s: %v: %s", name, err, strings.TrimSpace(string(out)))
+			return fmt.Errorf("remove build container %s: %w: %s", name, err, strings.TrimSpace(string(out)))
 		}
 		return nil
 	}

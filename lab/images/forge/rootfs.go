@@ -225,7 +225,7 @@ func unmountUnder(dir string) error {
 	var errs []error
 	for i := len(mounts) - 1; i >= 0; i-- {
 		if out, err := exec.Command("umount", "-l", mounts[i]).CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Errorf("umount %s: %v: %s", mounts[i], err, strings.TrimSpace(string(out))))
+			errs = append(errs, fmt.Errorf("umount %s: %w: %s", mounts[i], err, strings.TrimSpace(string(out))))
 		}
 	}
 	return errors.Join(errs...)
@@ -265,8 +265,12 @@ func removeTree(dir string) error {
 		return err
 	}
 	abs, _ := filepath.Abs(dir)
-	if left, err := mountsUnder(abs); err != nil || len(left) > 0 {
-		return fmt.Errorf("refusing to remove %s: still mounted: %v %v", dir, left, err)
+	left, err := mountsUnder(abs)
+	if err != nil {
+		return fmt.Errorf("refusing to remove %s: cannot list its mounts: %w", dir, err)
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("refusing to remove %s: still mounted: %v", dir, left)
 	}
 	return os.RemoveAll(dir)
 }

@@ -108,7 +108,7 @@ func (f *Forge) runStep(ctx context.Context, s stepSpec) (StepResult, error) {
 	took := time.Since(start)
 	if err != nil {
 		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (interrupted: %v)", err, ctx.Err())
+			err = fmt.Errorf("%w (interrupted: %w)", err, ctx.Err())
 		}
 		return StepResult{Name: s.name, Duration: took}, p.End(fmt.Errorf("%s: %w (full log: %s)", s.name, err, logPath))
 	}
