@@ -9,31 +9,48 @@
 //	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{seed}, Dialer: nat.Dial})
 //
 // The table is kept current by Refresh (for example lab/portforward's
-// Set.Sync, which starts a forward for a new pod after a failover). Addresses
-// on loopback are dialled as they are; any other unknown address is an
-// error that names it and the known routes.
+// Set.Sync, which drops the forward of a deleted pod and starts one for its
+// successor). Dial calls it when an address has no route and when dialling a
+// known route fails, then dials once more, so a client recovers from a
+// failover without help. Addresses on loopback are dialled as they are; any
+// other unknown address is an error that names it and the known routes.
 package redisnat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
+
+// DefaultMinRefreshInterval is the least time between two Refresh calls
+// when Dialer.MinRefreshInterval is zero.
+const DefaultMinRefreshInterval = time.Second
 
 // Dialer rewrites cluster-announced addresses to reachable ones.
 type Dialer struct {
-	// Refresh returns the current table (announced → reachable) when an
-	// address has no route; nil means the table only changes by SetRoutes.
+	// Refresh returns the current table (announced → reachable). Dial calls
+	// it when an address has no route, and when dialling a known route
+	// fails (a forward that ended with its pod), then looks the address up
+	// and dials once more. nil means the table only changes by SetRoutes.
+	// lab/portforward's Set.Sync has this signature.
 	Refresh func(ctx context.Context) (map[string]string, error)
+	// MinRefreshInterval is the least time between two Refresh calls, so a
+	// client hammering a dead address does not hammer the API server too;
+	// a dial within it retries on the table as it is. 0 means
+	// DefaultMinRefreshInterval.
+	MinRefreshInterval time.Duration
 	// Base dials the rewritten address; nil uses a net.Dialer.
 	Base func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	mu        sync.RWMutex
 	routes    map[string]string
 	refreshMu sync.Mutex
+	refreshed time.Time // when the last Refresh returned; under refreshMu
 }
 
 // SetRoutes replaces the table.
@@ -61,50 +78,101 @@ func (d *Dialer) Routes() map[string]string {
 // Lookup returns where addr is dialled: its route, itself when it is on
 // loopback, or false.
 func (d *Dialer) Lookup(addr string) (string, bool) {
+	to, how := d.lookup(addr)
+	return to, how != noRoute
+}
+
+type routeKind int
+
+const (
+	noRoute routeKind = iota
+	mapped
+	loopback
+)
+
+func (d *Dialer) lookup(addr string) (string, routeKind) {
 	d.mu.RLock()
 	to, ok := d.routes[addr]
 	d.mu.RUnlock()
 	if ok {
-		return to, true
+		return to, mapped
 	}
 	if isLoopback(addr) {
-		return addr, true
+		return addr, loopback
 	}
-	return "", false
+	return "", noRoute
 }
 
-// Dial has the signature of redis.ClusterOptions.Dialer.
+// Dial has the signature of redis.ClusterOptions.Dialer. A dial error keeps
+// the *net.OpError of the rewritten address in its chain (go-redis retries
+// on it); an address without a route, even after Refresh, is an error that
+// names it and the known routes.
 func (d *Dialer) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	to, ok := d.Lookup(addr)
-	if !ok && d.Refresh != nil {
-		if err := d.refresh(ctx, addr); err != nil {
-			return nil, err
+	started := time.Now()
+	to, how := d.lookup(addr)
+	var firstErr error // dialling the route known before the refresh
+	if how != noRoute {
+		conn, err := d.dial(ctx, network, to)
+		if err == nil {
+			return conn, nil
 		}
-		to, ok = d.Lookup(addr)
+		firstErr = fmt.Errorf("redisnat: dial %s for %s: %w", to, addr, err)
+		if how == loopback || d.Refresh == nil {
+			return nil, firstErr
+		}
+	} else if d.Refresh == nil {
+		return nil, d.noRoute(addr)
 	}
-	if !ok {
-		return nil, fmt.Errorf("redisnat: no route for %s (an address the cluster announced); known: %s", addr, d.describe())
+	if err := d.refresh(ctx, addr, started); err != nil {
+		return nil, errors.Join(firstErr, err)
 	}
-	base := d.Base
-	if base == nil {
-		var nd net.Dialer
-		base = nd.DialContext
+	to2, how := d.lookup(addr)
+	if how == noRoute {
+		if firstErr != nil {
+			return nil, fmt.Errorf("%w (after %v, routes refreshed)", d.noRoute(addr), firstErr)
+		}
+		return nil, d.noRoute(addr)
 	}
-	conn, err := base(ctx, network, to)
+	conn, err := d.dial(ctx, network, to2)
 	if err != nil {
-		return nil, fmt.Errorf("redisnat: dial %s for %s: %w", to, addr, err)
+		if firstErr != nil {
+			return nil, fmt.Errorf("redisnat: dial %s for %s after refreshing routes (before: %v): %w", to2, addr, firstErr, err)
+		}
+		return nil, fmt.Errorf("redisnat: dial %s for %s: %w", to2, addr, err)
 	}
 	return conn, nil
 }
 
-// refresh runs Refresh once for concurrent misses of the same address.
-func (d *Dialer) refresh(ctx context.Context, addr string) error {
+func (d *Dialer) noRoute(addr string) error {
+	return fmt.Errorf("redisnat: no route for %s (an address the cluster announced); known: %s", addr, d.describe())
+}
+
+func (d *Dialer) dial(ctx context.Context, network, to string) (net.Conn, error) {
+	if d.Base != nil {
+		return d.Base(ctx, network, to)
+	}
+	var nd net.Dialer
+	return nd.DialContext(ctx, network, to)
+}
+
+// refresh runs Refresh at most once for the dials that started before it
+// and at most once per MinRefreshInterval; the others use the table as it
+// is when they get the lock.
+func (d *Dialer) refresh(ctx context.Context, addr string, started time.Time) error {
 	d.refreshMu.Lock()
 	defer d.refreshMu.Unlock()
-	if _, ok := d.Lookup(addr); ok {
-		return nil // another caller refreshed it meanwhile
+	if d.refreshed.After(started) {
+		return nil // another dial refreshed since this one started
+	}
+	every := d.MinRefreshInterval
+	if every <= 0 {
+		every = DefaultMinRefreshInterval
+	}
+	if !d.refreshed.IsZero() && time.Since(d.refreshed) < every {
+		return nil
 	}
 	routes, err := d.Refresh(ctx)
+	d.refreshed = time.Now()
 	if routes != nil {
 		d.SetRoutes(routes)
 	}
