@@ -27,6 +27,7 @@ type Set struct {
 
 	mu       sync.Mutex
 	forwards map[string]*Forward // by podIP:port
+	started  []string            // local address of every forward ever started
 	closed   bool
 }
 
@@ -37,6 +38,9 @@ func NewSet(cfg *rest.Config, client kubernetes.Interface, namespace, selector s
 
 // Sync starts forwards for running pods that have none and closes those of
 // pods that are gone or changed IP, and forwards that stopped by themselves.
+// It returns the routes even when some forwards could not start. Its
+// signature is that of lab/redisnat's Dialer.Refresh, so a remapping client
+// re-lists the pods and re-forwards when a dial fails (after a failover).
 func (s *Set) Sync(ctx context.Context) (map[string]string, error) {
 	pods, err := s.client.CoreV1().Pods(s.namespace).List(ctx, metav1.ListOptions{LabelSelector: s.selector})
 	if err != nil {
@@ -70,6 +74,7 @@ func (s *Set) Sync(ctx context.Context) (map[string]string, error) {
 			continue
 		}
 		s.forwards[addr] = f
+		s.started = append(s.started, f.Addr())
 	}
 	return s.routesLocked(), errors.Join(errs...)
 }
@@ -100,16 +105,13 @@ func (s *Set) routesLocked() map[string]string {
 	return out
 }
 
-// LocalAddrs lists the local addresses of every forward the set ever had
-// open and has not closed (for leak checks after Close: none must accept).
+// LocalAddrs lists the local address of every forward the set ever
+// started, including those Sync or Close closed since (for leak checks
+// after Close: none must accept connections).
 func (s *Set) LocalAddrs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []string
-	for _, f := range s.forwards {
-		out = append(out, f.Addr())
-	}
-	return out
+	return append([]string(nil), s.started...)
 }
 
 // Close closes every forward; the set cannot be used afterwards.
