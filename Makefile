@@ -41,6 +41,20 @@ e2e: host-deps ## e2e suite on a local kind lab (builds offline images when no r
 	@echo "JUnit: $(ARTIFACTS)/junit_e2e.xml"
 	@echo "HTML report: $(ARTIFACTS)/report/index.html (failure bundles: $(ARTIFACTS)/<scenario>/<spec>/)"
 
+.PHONY: report-sample
+report-sample: ## write a sample report (two plots, a bundle) from the report package's test data to $(ARTIFACTS)/sample
+	NODELAB_REPORT_SAMPLE=$(ARTIFACTS)/sample $(GO) test -count=1 -run '^TestWriteSampleReport$$' ./e2e/report/
+	@echo "sample report: $(ARTIFACTS)/sample/report/index.html (check it: make report-check ARTIFACTS=$(ARTIFACTS)/sample)"
+
+.PHONY: report-check
+report-check: ## open $(ARTIFACTS)/report/index.html in headless Chromium (installed with apt if missing), screenshot it, check the plots are visible
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (Debian package) for the report check"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: apt-get install chromium (as root)"; exit 1; fi; }
+	$(GO) run ./hack/reportcheck -artifacts $(ARTIFACTS)
+
 .PHONY: host-deps
 host-deps: ## install what the offline image forge needs on a Debian/Ubuntu host (debootstrap), if missing
 	@command -v debootstrap >/dev/null 2>&1 || { \
