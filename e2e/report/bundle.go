@@ -1,8 +1,10 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,10 +30,13 @@ type BundleLimits struct {
 	BundleBytes int
 	// JournalLines is how many lines of each node journal are kept.
 	JournalLines int
+	// LogLines is how many lines of each container log are asked for
+	// (the API's tailLines); FileBytes then keeps the tail of those.
+	LogLines int
 }
 
 // DefaultBundleLimits keep a bundle under 16 MiB.
-var DefaultBundleLimits = BundleLimits{FileBytes: 1 << 20, BundleBytes: 16 << 20, JournalLines: 2000}
+var DefaultBundleLimits = BundleLimits{FileBytes: 1 << 20, BundleBytes: 16 << 20, JournalLines: 2000, LogLines: 20000}
 
 // chaosGroupVersion is Chaos Mesh's API; its objects go into the bundle when the CRDs exist.
 var chaosGroupVersion = schema.GroupVersion{Group: "chaos-mesh.org", Version: "v1alpha1"}
@@ -41,17 +46,40 @@ type bundle struct {
 	dir    string
 	limits BundleLimits
 	total  int
-	index  []string
-	errs   []string
+	files  int
+	// full is set when a file did not fit: it and every later file are left out.
+	full     string
+	index    []string
+	errs     []string
+	redacted redactions
 }
 
+// tailMarker is the first line of a file whose head was cut.
+func tailMarker(dropped, limit int) string {
+	return fmt.Sprintf("[first %d bytes left out: file cap %d bytes, the tail is kept]\n", dropped, limit)
+}
+
+// write stores data, keeping its tail when it is over the file cap.
 func (b *bundle) write(name string, data []byte) {
+	dropped := 0
 	if len(data) > b.limits.FileBytes {
-		data = append([]byte(fmt.Sprintf("[first %d bytes left out: file cap %d bytes]\n", len(data)-b.limits.FileBytes, b.limits.FileBytes)),
-			data[len(data)-b.limits.FileBytes:]...)
+		dropped = len(data) - b.limits.FileBytes
+		data = data[dropped:]
 	}
-	if b.total+len(data) > b.limits.BundleBytes {
-		b.index = append(b.index, fmt.Sprintf("%-60s LEFT OUT (bundle cap %d bytes reached)", name, b.limits.BundleBytes))
+	b.writeTail(name, data, dropped)
+}
+
+// writeTail stores data (at most the file cap) whose first dropped bytes
+// were cut, with a marker line saying so.
+func (b *bundle) writeTail(name string, data []byte, dropped int) {
+	if dropped > 0 {
+		data = append([]byte(tailMarker(dropped, b.limits.FileBytes)), data...)
+	}
+	if b.full == "" && b.total+len(data) > b.limits.BundleBytes {
+		b.full = name
+	}
+	if b.full != "" {
+		b.index = append(b.index, fmt.Sprintf("%-60s LEFT OUT (%d bytes; bundle cap reached)", name, len(data)))
 		return
 	}
 	p := filepath.Join(b.dir, name)
@@ -64,6 +92,7 @@ func (b *bundle) write(name string, data []byte) {
 		return
 	}
 	b.total += len(data)
+	b.files++
 	b.index = append(b.index, fmt.Sprintf("%-60s %10d bytes", name, len(data)))
 }
 
@@ -81,6 +110,8 @@ func (b *bundle) fail(what string, err error) {
 // with its size and whatever could not be collected.
 func CollectBundle(ctx context.Context, l *lab.Lab, dir string, since time.Time, limits BundleLimits) error {
 	b := &bundle{dir: dir, limits: limits}
+	// Node conditions first: small, and what a reader looks at first.
+	collectNodeConditions(ctx, l, b)
 	nsList, err := l.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: manifest.ManagedByLabel + "=" + manifest.ManagedByValue})
 	if err != nil {
 		b.fail("list nodelab namespaces", err)
@@ -89,18 +120,22 @@ func CollectBundle(ctx context.Context, l *lab.Lab, dir string, since time.Time,
 			collectNamespace(ctx, l, b, ns.Name)
 		}
 	}
-	collectNodes(ctx, l, b, since)
+	collectJournals(ctx, l, b, since)
 	return b.finish(since)
 }
 
 func (b *bundle) finish(since time.Time) error {
 	var idx strings.Builder
 	fmt.Fprintf(&idx, "failure bundle, collected %s for a spec that started %s\n", time.Now().UTC().Format(time.RFC3339), since.UTC().Format(time.RFC3339))
-	fmt.Fprintf(&idx, "limits: %d bytes per file (logs keep their tail), %d bytes per bundle; Secrets are never collected\n\n", b.limits.FileBytes, b.limits.BundleBytes)
+	fmt.Fprintf(&idx, "limits: %d bytes per file (logs: the last %d lines, then the tail within the file cap), %d bytes per bundle\n", b.limits.FileBytes, b.limits.LogLines, b.limits.BundleBytes)
+	fmt.Fprintf(&idx, "Secrets are never collected; literal env values (env[].value) and kubectl's last-applied-configuration annotations are redacted in every dump: %s\n\n", b.redacted)
 	for _, l := range b.index {
 		fmt.Fprintln(&idx, l)
 	}
-	fmt.Fprintf(&idx, "\ntotal: %d bytes\n", b.total)
+	fmt.Fprintf(&idx, "\ntotal: %d bytes in %d files (bundle cap %d bytes)\n", b.total, b.files, b.limits.BundleBytes)
+	if b.full != "" {
+		fmt.Fprintf(&idx, "bundle cap reached at %s: it and every file after it were left out\n", b.full)
+	}
 	if len(b.errs) > 0 {
 		fmt.Fprintf(&idx, "\nnot collected:\n  %s\n", strings.Join(b.errs, "\n  "))
 	}
@@ -125,26 +160,37 @@ func collectNamespace(ctx context.Context, l *lab.Lab, b *bundle, ns string) {
 	if pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err != nil {
 		b.fail("pods in "+ns, err)
 	} else {
-		for i := range pods.Items {
-			pods.Items[i].ManagedFields = nil
+		if items, err := b.sanitizedItems(pods, nil); err != nil {
+			b.fail("pods in "+ns, err)
+		} else {
+			b.write(prefix+"pods.yaml", toYAML(items))
 		}
-		b.write(prefix+"pods.yaml", toYAML(pods.Items))
-		collectLogs(ctx, l, b, prefix, pods.Items)
-		collectCgroups(ctx, l, b, prefix, pods.Items)
+		// Logs last: they are the big files, so the bundle cap cuts them
+		// rather than the objects and events.
+		defer collectLogs(ctx, l, b, prefix, pods.Items)
+		defer collectCgroups(ctx, l, b, prefix, pods.Items)
 	}
 	type lister struct {
 		name string
 		list func() (any, error)
 	}
 	listers := []lister{
-		{"services", func() (any, error) { return stripList(cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})) }},
-		{"configmaps", func() (any, error) { return stripList(cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})) }},
-		{"deployments", func() (any, error) { return stripList(cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})) }},
-		{"statefulsets", func() (any, error) { return stripList(cs.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})) }},
-		{"daemonsets", func() (any, error) { return stripList(cs.AppsV1().DaemonSets(ns).List(ctx, metav1.ListOptions{})) }},
-		{"jobs", func() (any, error) { return stripList(cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})) }},
+		{"services", func() (any, error) { return b.sanitizedItems(cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})) }},
+		{"configmaps", func() (any, error) {
+			return b.sanitizedItems(cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{}))
+		}},
+		{"deployments", func() (any, error) {
+			return b.sanitizedItems(cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{}))
+		}},
+		{"statefulsets", func() (any, error) {
+			return b.sanitizedItems(cs.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{}))
+		}},
+		{"daemonsets", func() (any, error) {
+			return b.sanitizedItems(cs.AppsV1().DaemonSets(ns).List(ctx, metav1.ListOptions{}))
+		}},
+		{"jobs", func() (any, error) { return b.sanitizedItems(cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})) }},
 		{"endpointslices", func() (any, error) {
-			return stripList(cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{}))
+			return b.sanitizedItems(cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{}))
 		}},
 	}
 	for _, li := range listers {
@@ -163,9 +209,10 @@ func collectNamespace(ctx context.Context, l *lab.Lab, b *bundle, ns string) {
 	collectChaos(ctx, l, b, prefix, ns)
 }
 
-// stripList returns a typed list's Items with managedFields removed, via
-// a YAML round trip so any list type works.
-func stripList[T any](list T, err error) (any, error) {
+// sanitizedItems returns a typed list's Items, through a YAML round trip
+// so any list type works, with managedFields removed and what may hold a
+// credential redacted (see redact).
+func (b *bundle) sanitizedItems(list any, err error) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -180,9 +227,7 @@ func stripList[T any](list T, err error) (any, error) {
 	items, _ := m["items"].([]any)
 	for _, it := range items {
 		if obj, ok := it.(map[string]any); ok {
-			if md, ok := obj["metadata"].(map[string]any); ok {
-				delete(md, "managedFields")
-			}
+			b.redacted.object(obj)
 		}
 	}
 	return items, nil
@@ -210,26 +255,63 @@ func formatEvents(evs []corev1.Event) string {
 	return sb.String()
 }
 
+// collectLogs keeps the end of every log: the API sends the last LogLines
+// lines (tailLines; limitBytes would keep the head) and readTail keeps the
+// last FileBytes of those while reading, so memory stays bounded too.
 func collectLogs(ctx context.Context, l *lab.Lab, b *bundle, prefix string, pods []corev1.Pod) {
-	limit := int64(b.limits.FileBytes)
+	lines := int64(b.limits.LogLines)
 	for _, p := range pods {
 		for _, c := range p.Status.ContainerStatuses {
 			for _, previous := range []bool{false, true} {
 				if previous && c.RestartCount == 0 {
 					continue
 				}
-				opts := &corev1.PodLogOptions{Container: c.Name, Previous: previous, LimitBytes: &limit}
-				data, err := l.Client.CoreV1().Pods(p.Namespace).GetLogs(p.Name, opts).DoRaw(ctx)
+				opts := &corev1.PodLogOptions{Container: c.Name, Previous: previous}
+				if lines > 0 {
+					opts.TailLines = &lines
+				}
 				name := fmt.Sprintf("%slogs/%s_%s", prefix, p.Name, c.Name)
 				if previous {
 					name += ".previous"
 				}
+				data, dropped, err := readLogTail(ctx, l, p, opts, b.limits.FileBytes)
 				if err != nil {
 					b.fail("logs of "+name, err)
 					continue
 				}
-				b.write(name+".log", data)
+				b.writeTail(name+".log", data, dropped)
 			}
+		}
+	}
+}
+
+func readLogTail(ctx context.Context, l *lab.Lab, p corev1.Pod, opts *corev1.PodLogOptions, limit int) ([]byte, int, error) {
+	rc, err := l.Client.CoreV1().Pods(p.Namespace).GetLogs(p.Name, opts).Stream(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rc.Close()
+	return readTail(rc, limit)
+}
+
+// readTail reads r to the end and returns its last limit bytes and how
+// many bytes before them were dropped. It holds at most 2*limit bytes.
+func readTail(r io.Reader, limit int) ([]byte, int, error) {
+	var buf bytes.Buffer
+	dropped := 0
+	chunk := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(chunk)
+		buf.Write(chunk[:n])
+		if over := buf.Len() - limit; over > 0 && (buf.Len() >= 2*limit || err != nil) {
+			dropped += over
+			buf.Next(over)
+		}
+		if err == io.EOF {
+			return buf.Bytes(), dropped, nil
+		}
+		if err != nil {
+			return buf.Bytes(), dropped, err
 		}
 	}
 }
@@ -298,7 +380,7 @@ func collectChaos(ctx context.Context, l *lab.Lab, b *bundle, prefix, ns string)
 			continue
 		}
 		for _, it := range list.Items {
-			it.SetManagedFields(nil)
+			b.redacted.object(it.Object)
 			all = append(all, it.Object)
 		}
 	}
@@ -307,7 +389,7 @@ func collectChaos(ctx context.Context, l *lab.Lab, b *bundle, prefix, ns string)
 	}
 }
 
-func collectNodes(ctx context.Context, l *lab.Lab, b *bundle, since time.Time) {
+func collectNodeConditions(ctx context.Context, l *lab.Lab, b *bundle) {
 	nodes, err := l.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		b.fail("list nodes", err)
@@ -324,6 +406,11 @@ func collectNodes(ctx context.Context, l *lab.Lab, b *bundle, since time.Time) {
 		}
 	}
 	b.write("nodes.txt", []byte(sb.String()))
+}
+
+// collectJournals writes each kind node's kubelet and containerd journal
+// since the spec started (less 10 s), the last JournalLines lines.
+func collectJournals(ctx context.Context, l *lab.Lab, b *bundle, since time.Time) {
 	if l.Attached {
 		return
 	}
