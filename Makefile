@@ -11,6 +11,10 @@ RETAIN    ?=
 GINKGO_FLAGS ?=
 # A cold forge build (no images yet) takes ~30 min on 2 cores; the suite waits for it.
 E2E_TIMEOUT ?= 85m
+# go test's own timeout must come later than ginkgo's (E2E_TIMEOUT), or it
+# kills the binary before cleanup and ReportAfterSuite write JUnit: +10m
+# when E2E_TIMEOUT is in minutes. CI sets both below its job timeout.
+E2E_GO_TIMEOUT ?= $(if $(filter %m,$(E2E_TIMEOUT)),$(shell echo $$(( $(E2E_TIMEOUT:m=) + 10 )))m,$(E2E_TIMEOUT))
 GOLANGCI_VERSION ?= v2.15.0
 
 export ARTIFACTS
@@ -32,7 +36,7 @@ test: ## unit tests: hermetic, no Docker (-short skips the live doctor check), f
 .PHONY: e2e
 e2e: host-deps ## e2e suite on a local kind lab (builds offline images when no registry is reachable)
 	@mkdir -p $(ARTIFACTS)
-	$(GO) test ./e2e/ -count=1 -timeout $(E2E_TIMEOUT) -v -args \
+	$(GO) test ./e2e/ -count=1 -timeout $(E2E_GO_TIMEOUT) -v -args \
 		-ginkgo.v -ginkgo.timeout=$(E2E_TIMEOUT) \
 		$(if $(FOCUS),-ginkgo.focus='$(FOCUS)') \
 		$(if $(LABELS),-ginkgo.label-filter='$(LABELS)') \
