@@ -7,10 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+	"sigs.k8s.io/yaml"
 
 	"github.com/nodelab/nodelab/e2e/report"
 	"github.com/nodelab/nodelab/lab/timeline"
@@ -23,6 +27,21 @@ var flagFailSpec = flag.String("nodelab.fail-spec", os.Getenv("NODELAB_FAIL_SPEC
 
 // anyFailed is set when a spec failed, so the suite exports kind's logs once.
 var anyFailed atomic.Bool
+
+// specsReported is set once any spec reached ReportAfterEach. BeforeSuite
+// runs only when a spec will run, so when the suite's cleanup finds it
+// unset, BeforeSuite failed (or was interrupted): no AfterEach or
+// ReportAfterEach ever sees that, and its logs are the ones most needed.
+var specsReported atomic.Bool
+
+// ReportAfterEach sees a spec's final state, failures in its cleanup
+// included, which AfterEach does not.
+var _ = ginkgo.ReportAfterEach(func(s ginkgo.SpecReport) {
+	specsReported.Store(true)
+	if s.Failed() {
+		anyFailed.Store(true)
+	}
+})
 
 var _ = ginkgo.JustAfterEach(func() {
 	if *flagFailSpec == "" {
@@ -55,17 +74,34 @@ var _ = ginkgo.AfterEach(func(ctx ginkgo.SpecContext) {
 }, ginkgo.NodeTimeout(3*time.Minute))
 
 // exportLogsIfFailed is registered by BeforeSuite after the lab's deletion,
-// so it runs before it: kind's log export, once, when a spec failed.
+// so it runs before it: kind's log export, once, when a spec failed or
+// BeforeSuite itself did not finish; capped at report.KindLogsBytes.
 func exportLogsIfFailed(ctx context.Context) {
-	if !anyFailed.Load() || theLab == nil || theLab.Attached {
+	if theLab == nil || theLab.Attached {
+		return
+	}
+	why := "a spec failed"
+	switch {
+	case anyFailed.Load():
+	case !specsReported.Load():
+		why = "BeforeSuite did not finish (no spec ran)"
+	default:
 		return
 	}
 	dir := filepath.Join(*flagArtifacts, "kind-logs")
 	if err := theLab.ExportLogs(dir); err != nil {
-		ginkgo.GinkgoWriter.Printf("kind log export: %v\n", err)
+		ginkgo.GinkgoWriter.Printf("kind log export (%s): %v\n", why, err)
 		return
 	}
-	ginkgo.GinkgoWriter.Printf("kind logs: %s\n", dir)
+	before, after, err := report.CapTree(dir, report.KindLogsBytes)
+	if err != nil {
+		ginkgo.GinkgoWriter.Printf("kind logs %s: cap: %v\n", dir, err)
+	}
+	size := fmt.Sprintf("%.1f MB", float64(after)/1e6)
+	if after < before {
+		size += fmt.Sprintf(", cut from %.1f MB to the cap (see %s)", float64(before)/1e6, report.TrimNote)
+	}
+	ginkgo.GinkgoWriter.Printf("kind logs (%s): %s (%s)\n", why, dir, size)
 }
 
 // attachTimeline stores a timeline under the spec's artifacts folder and
@@ -79,3 +115,50 @@ func attachTimeline(tl *timeline.Timeline, name string) {
 	}
 	ginkgo.AddReportEntry(report.EntryArtifact, rel)
 }
+
+// TestCIShardsUseRegisteredLabels keeps the CI matrix honest: every shard's
+// label filter parses and names only labels of the registry, and shard
+// names (used in artifact names) are unique.
+func TestCIShardsUseRegisteredLabels(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", ".github", "workflows", "ci.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf struct {
+		Jobs map[string]struct {
+			Strategy struct {
+				Matrix struct {
+					Include []struct{ Shard, Labels string }
+				}
+			}
+		}
+	}
+	if err := yaml.Unmarshal(raw, &wf); err != nil {
+		t.Fatalf("ci.yml: %v", err)
+	}
+	shards := wf.Jobs["e2e"].Strategy.Matrix.Include
+	if len(shards) == 0 {
+		t.Fatal("ci.yml: no e2e matrix include entries")
+	}
+	seen := map[string]bool{}
+	for _, sh := range shards {
+		if sh.Shard == "" || seen[sh.Shard] {
+			t.Errorf("shard %q (%s): empty or repeated name", sh.Shard, sh.Labels)
+		}
+		seen[sh.Shard] = true
+		if _, err := types.ParseLabelFilter(sh.Labels); err != nil {
+			t.Errorf("shard %s: label filter %q: %v", sh.Shard, sh.Labels, err)
+		}
+		for _, name := range labelToken.Split(sh.Labels, -1) {
+			if name = strings.TrimSpace(name); name == "" {
+				continue
+			}
+			if _, ok := registered[name]; !ok {
+				t.Errorf("shard %s: label %q is not registered in e2e/labels.go (known: %s)", sh.Shard, name, registeredLabels())
+			}
+		}
+	}
+}
+
+// labelToken splits a label filter into label names.
+var labelToken = regexp.MustCompile(`[&|!(),]+`)
