@@ -9,7 +9,12 @@
 //   - dashboard and DNS server off (StressChaos needs neither);
 //   - controllerManager.enableFilterNamespace: chaos is injected only into
 //     namespaces annotated chaos-mesh.org/inject=enabled, so an experiment
-//     can never hit the lab's own system pods (AllowNamespace does it).
+//     can never hit the lab's own system pods (AllowNamespace does it);
+//   - priority classes system-node-critical (daemon) and
+//     system-cluster-critical (controller): the kubelet never evicts
+//     critical pods under node pressure, so the chaos a memory scenario
+//     injects cannot take down the tool that must stop it (a BestEffort
+//     daemon is the first pod a node under MemoryPressure evicts).
 //
 // Install waits for the CRDs to be Established, the controller Deployment
 // to be Available with a ready webhook endpoint, and a ready chaos-daemon on
@@ -105,10 +110,12 @@ func Values(src images.Source) map[string]any {
 		"controllerManager": map[string]any{
 			"replicaCount": 1, "image": imageValues(ctrl.Ref(src)), "imagePullPolicy": "IfNotPresent",
 			"enableFilterNamespace": true, "leaderElection": map[string]any{"enabled": false},
+			"priorityClassName": "system-cluster-critical",
 		},
 		"chaosDaemon": map[string]any{
 			"runtime": "containerd", "socketPath": containerdSocket,
 			"image": imageValues(daemon.Ref(src)), "imagePullPolicy": "IfNotPresent",
+			"priorityClassName": "system-node-critical",
 		},
 		"dashboard": map[string]any{"create": false},
 		"dnsServer": map[string]any{"create": false},

@@ -41,7 +41,8 @@ func TestRenderUsesOurValues(t *testing.T) {
 		all.Write(b)
 	}
 	text := all.String()
-	for _, want := range []string{images.ChaosMeshDaemonForgeImage, images.ChaosMeshControllerForgeImage, "--runtime", "containerd", "stresschaos"} {
+	for _, want := range []string{images.ChaosMeshDaemonForgeImage, images.ChaosMeshControllerForgeImage, "--runtime", "containerd", "stresschaos",
+		"priorityClassName: system-node-critical", "priorityClassName: system-cluster-critical"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("rendered chart lacks %q", want)
 		}
