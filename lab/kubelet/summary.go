@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -47,12 +48,14 @@ type ContainerStats struct {
 
 // MemoryStats mirrors the kubelet's MemoryStats; nil fields were absent.
 type MemoryStats struct {
-	AvailableBytes  *uint64 `json:"availableBytes,omitempty"`
-	UsageBytes      *uint64 `json:"usageBytes,omitempty"`
-	WorkingSetBytes *uint64 `json:"workingSetBytes,omitempty"`
-	RSSBytes        *uint64 `json:"rssBytes,omitempty"`
-	PageFaults      *uint64 `json:"pageFaults,omitempty"`
-	MajorPageFaults *uint64 `json:"majorPageFaults,omitempty"`
+	// Time is when the numbers were read (the kubelet caches them).
+	Time            metav1.Time `json:"time"`
+	AvailableBytes  *uint64     `json:"availableBytes,omitempty"`
+	UsageBytes      *uint64     `json:"usageBytes,omitempty"`
+	WorkingSetBytes *uint64     `json:"workingSetBytes,omitempty"`
+	RSSBytes        *uint64     `json:"rssBytes,omitempty"`
+	PageFaults      *uint64     `json:"pageFaults,omitempty"`
+	MajorPageFaults *uint64     `json:"majorPageFaults,omitempty"`
 }
 
 // ParseSummary decodes a stats/summary response body.

@@ -65,3 +65,20 @@ func parseReadFilesOutput(out string, paths []string) (map[string][]byte, error)
 	}
 	return files, nil
 }
+
+// writeFileScript writes standard input to a temporary file next to the
+// target and renames it into place, so a reader (the kubelet at start-up)
+// never sees a half-written file.
+const writeFileScript = `set -e; tmp="$1.nodelab-tmp"; cat >"$tmp"; chmod "$2" "$tmp"; mv -f "$tmp" "$1"`
+
+// WriteFile replaces the file at path inside the node with data (mode in
+// octal, e.g. 0o644), atomically.
+func WriteFile(ctx context.Context, node Node, path string, data []byte, mode fs.FileMode) error {
+	var stderr strings.Builder
+	err := node.CommandContext(ctx, "sh", "-c", writeFileScript, "sh", path, fmt.Sprintf("%o", mode.Perm())).
+		SetStdin(strings.NewReader(string(data))).SetStderr(&stderr).Run()
+	if err != nil {
+		return fmt.Errorf("write %s on node %s: %w: %s", path, node, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
