@@ -11,9 +11,11 @@ import (
 	"io"
 	"io/fs"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -161,4 +163,24 @@ func (a *Applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterf
 		return a.dyn.Resource(m.Resource).Namespace(u.GetNamespace()), nil
 	}
 	return a.dyn.Resource(m.Resource), nil
+}
+
+// DecodePods decodes a fixture file that holds only pods into typed pods.
+func DecodePods(fsys fs.FS, path string) ([]corev1.Pod, error) {
+	objs, err := Decode(fsys, path)
+	if err != nil {
+		return nil, err
+	}
+	pods := make([]corev1.Pod, 0, len(objs))
+	for _, o := range objs {
+		var p corev1.Pod
+		if o.GetKind() != "Pod" {
+			return nil, fmt.Errorf("%s: %s %s is not a Pod", path, o.GetKind(), o.GetName())
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &p); err != nil {
+			return nil, fmt.Errorf("%s: pod %s: %w", path, o.GetName(), err)
+		}
+		pods = append(pods, p)
+	}
+	return pods, nil
 }
