@@ -20,7 +20,9 @@ import (
 	"github.com/nodelab/nodelab/scenarios"
 
 	// Register every scenario in the catalog.
+	_ "github.com/nodelab/nodelab/scenarios/cgroupaccounting"
 	_ "github.com/nodelab/nodelab/scenarios/lab"
+	_ "github.com/nodelab/nodelab/scenarios/memorypressure"
 	_ "github.com/nodelab/nodelab/scenarios/redisportforward"
 )
 

@@ -1,0 +1,548 @@
+// Package memorypressure is the runbook of scenario `memory-pressure`: the
+// kubelet evicts pods by QoS and priority, not by who uses the memory.
+//
+// Every kind node reports the host's whole memory as capacity, so a fixed
+// eviction threshold never fires in a lab. Like the kubelet's own e2e_node
+// eviction tests, the runbook measures one worker's memory.available from
+// the summary API and sets that worker's evictionHard memory.available to
+// (measured − Headroom), by rewriting its kubelet config and restarting the
+// kubelet (lab/kubelet.Tune); it is restored after the scenario.
+//
+// Why the hog has a priority class: the kubelet takes the hard threshold out
+// of the node's allocatable memory and re-admits its pods at restart, so
+// after tuning the worker can only hold pods whose requests add up to about
+// its working set plus Headroom. A hog whose usage stays within its
+// requests would need requests above Headroom: it cannot fit. So the hog
+// exceeds its small request, like every pod under pressure here, and the
+// kubelet's second ranking key decides: lower priority is evicted first.
+//
+// Steps, top to bottom:
+//  1. prepare: the chaos-mesh addon, a namespace open to chaos, the hog's
+//     PriorityClass; pick a worker; refuse to run (Skip, with the numbers)
+//     when the host or the worker lacks NeedBytes; tune the worker's kubelet
+//     (threshold = available − Headroom, pressure transition period
+//     TransitionPeriod) and check the threshold alone does not fire;
+//  2. pitfall: a BestEffort app (1 MiB) next to the hog; StressChaos makes
+//     the hog use HogStress: the node reports MemoryPressure, gets the
+//     memory-pressure NoSchedule taint, and the app is evicted first (phase
+//     Failed, reason Evicted, a message naming memory, an Evicted event);
+//  3. fix: the same app with requests == limits (Guaranteed), an untouched
+//     Guaranteed control, a BestEffort pod and a pod over its request
+//     (OverRequestStress against 32Mi) next to the hog: the kubelet evicts
+//     over-request, then BestEffort, then the hog (the order asserted), the
+//     Guaranteed pods keep running and never restart; once the hog is gone
+//     MemoryPressure clears and stays clear (StableFor), and a new pod starts
+//     on the worker;
+//  4. no stressor is left: no memStress or stress-ng process on any node.
+//
+// Host requirements: a lab nodelab created (node containers through
+// Docker), ≥ 1 worker, NeedBytes of free memory. Typical: ~4m (two kubelet
+// restarts, three pressure episodes).
+package memorypressure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+
+	"github.com/nodelab/nodelab/fixtures"
+	nodelab "github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/addon"
+	"github.com/nodelab/nodelab/lab/addon/chaosmesh"
+	"github.com/nodelab/nodelab/lab/chaos"
+	"github.com/nodelab/nodelab/lab/images"
+	"github.com/nodelab/nodelab/lab/kubelet"
+	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/meminfo"
+	"github.com/nodelab/nodelab/lab/timeline"
+	"github.com/nodelab/nodelab/scenarios"
+	"github.com/nodelab/nodelab/scenarios/matchers"
+)
+
+// Info describes the scenario.
+var Info = scenarios.Info{
+	ID:       "memory-pressure",
+	Summary:  "pitfall: a 1 MiB BestEffort app is evicted first when a prioritised neighbour's StressChaos causes MemoryPressure; fix: requests == limits (Guaranteed) survives while over-request and BestEffort pods go first, in the kubelet's order",
+	Labels:   []string{"slow", "disruptive"},
+	Requires: []string{"a lab created by nodelab (kubelet restarts through Docker)", "≥ 1 worker", fmt.Sprintf("%d MiB free host memory", NeedBytes>>20)},
+	Typical:  4 * time.Minute,
+}
+
+const (
+	// Headroom is how much memory may be used on the worker after tuning
+	// before the kubelet evicts (e2e_node's PriorityMemoryEvictionOrdering
+	// uses 600Mi).
+	Headroom = 512 << 20
+	// HogStress is what StressChaos makes the hog use: Headroom plus a
+	// margin, so the threshold is crossed while it runs and not after.
+	HogStress = Headroom + 384<<20
+	// OverRequestStress makes the over-request pod use ~128 MiB more than
+	// its 32Mi request: ranked before the BestEffort pod (~1 MiB over 0),
+	// and far below Headroom alone, so injecting it first triggers nothing.
+	OverRequestStress = 160 << 20
+	// NeedBytes is the free memory the scenario needs on the host and the
+	// worker: both stressors and 2 GiB for everything else.
+	NeedBytes = HogStress + OverRequestStress + 2<<30
+	// TransitionPeriod replaces the kubelet's 5m
+	// evictionPressureTransitionPeriod on the tuned worker, so "pressure
+	// clears" is seen in the run.
+	TransitionPeriod = 15 * time.Second
+	// StableFor is how long the cleared node must stay clear.
+	StableFor = 30 * time.Second
+	// ChaosBound ends every StressChaos by itself (spec.duration) should the
+	// run die: the host is never left under pressure.
+	ChaosBound = 4 * time.Minute
+
+	priorityClass = "nodelab-memory-pressure-platform"
+	labelSide     = "nodelab.dev/side"
+	labelRole     = "nodelab.dev/role"
+)
+
+// Runbook holds the state of one run.
+type Runbook struct {
+	Lab    *nodelab.Lab
+	Addons addon.Options
+	// Namespace is created by Prepare.
+	Namespace string
+	// Node is the tuned worker; Threshold its evictionHard memory.available.
+	Node      string
+	Threshold uint64
+	// Available is the worker's memory.available measured before tuning.
+	Available uint64
+	// Log receives what a human wants to read (numbers, evictions, order).
+	Log func(format string, args ...any)
+	// Timelines are the memory timelines of the pitfall and the fix.
+	Timelines map[string]*timeline.Timeline
+
+	node           nodes.Node
+	chaos          client.Client
+	restoreKubelet func(context.Context) error
+	createdPC      bool
+}
+
+// New returns a runbook for a lab.
+func New(l *nodelab.Lab, opts addon.Options) *Runbook {
+	return &Runbook{Lab: l, Addons: opts, Log: func(string, ...any) {}, Timelines: map[string]*timeline.Timeline{}}
+}
+
+func init() {
+	scenarios.Register(scenarios.Scenario{Info: Info, Steps: func(l *nodelab.Lab) ([]scenarios.Step, func(context.Context) error) {
+		r := New(l, scenarios.Addons)
+		return []scenarios.Step{
+			{Name: "prepare: chaos-mesh, a worker with a measured eviction threshold", Run: r.Prepare},
+			{Name: "pitfall: a BestEffort app is evicted first under a neighbour's pressure", Run: r.PitfallBestEffortEvicted},
+			{Name: "fix: Guaranteed survives; over-request and BestEffort go first", Run: r.FixGuaranteedSurvives},
+			{Name: "no stressor left on any node", Run: r.NoStressorLeft},
+		}, r.Cleanup
+	}})
+}
+
+func (r *Runbook) t() scenarios.Timeouts { return scenarios.T() }
+
+// Prepare installs Chaos Mesh, creates the namespace and priority class,
+// picks and tunes a worker.
+func (r *Runbook) Prepare(ctx context.Context) error {
+	if r.Lab.Attached {
+		return scenarios.Skipf("requires a lab created by nodelab: the worker's kubelet is reconfigured and restarted through Docker; this run is attached to %s", r.Lab.Kubeconfig)
+	}
+	if err := addon.Ensure(ctx, r.Lab, r.Addons, chaosmesh.Name); err != nil {
+		return err
+	}
+	node, err := r.pickWorker(ctx)
+	if err != nil {
+		return err
+	}
+	r.Node = node.String()
+	r.node = node
+	host, err := meminfo.Host()
+	if err != nil {
+		return fmt.Errorf("read the host's MemAvailable: %w", err)
+	}
+	hostFree := host["MemAvailable"]
+	s, err := kubelet.ReadSummary(ctx, r.Lab.Client, r.Node)
+	if err != nil {
+		return err
+	}
+	if s.Node.Memory == nil || s.Node.Memory.AvailableBytes == nil || s.Node.Memory.WorkingSetBytes == nil {
+		return fmt.Errorf("node %s: the summary API has no node memory.available", r.Node)
+	}
+	r.Available = *s.Node.Memory.AvailableBytes
+	if hostFree < NeedBytes || r.Available < NeedBytes {
+		return scenarios.Skipf("needs %s free for %s of stress plus margin; the host has MemAvailable %s and node %s memory.available %s",
+			matchers.Bytes(NeedBytes), matchers.Bytes(HogStress+OverRequestStress), matchers.Bytes(int64(hostFree)), r.Node, matchers.Bytes(int64(r.Available)))
+	}
+	r.Threshold = r.Available - Headroom
+	r.Log("node %s: memory.available %s (working set %s); evictionHard memory.available := %s (available − %s)",
+		r.Node, matchers.Bytes(int64(r.Available)), matchers.Bytes(int64(*s.Node.Memory.WorkingSetBytes)), matchers.Bytes(int64(r.Threshold)), matchers.Bytes(Headroom))
+
+	ns, err := r.Lab.CreateNamespace(ctx, "nodelab-memory-pressure")
+	if err != nil {
+		return err
+	}
+	r.Namespace = ns
+	if err := chaosmesh.AllowNamespace(ctx, r.Lab, ns); err != nil {
+		return err
+	}
+	if r.chaos, err = chaos.Client(r.Lab); err != nil {
+		return err
+	}
+	if err := r.createPriorityClass(ctx); err != nil {
+		return err
+	}
+	restore, err := kubelet.Tune(ctx, kubelet.TuneOptions{Client: r.Lab.Client, Node: node, Timeout: r.t().NodeReady, Log: r.Log}, kubelet.Tuning{
+		EvictionHard:                     map[string]string{"memory.available": fmt.Sprintf("%dKi", r.Threshold>>10)},
+		EvictionPressureTransitionPeriod: TransitionPeriod,
+	})
+	r.restoreKubelet = restore
+	if err != nil {
+		return err
+	}
+	// Negative control: the threshold alone must not fire.
+	return scenarios.Check(func(g gomega.Gomega) {
+		g.Consistently(ctx, r.getNode).WithTimeout(2*TransitionPeriod).WithPolling(r.t().Poll).
+			ShouldNot(matchers.HaveNodeCondition(corev1.NodeMemoryPressure, corev1.ConditionTrue), "the tuned threshold fires with no stress at all: the worker's memory is not steady")
+	})
+}
+
+// pickWorker returns the worker with the fewest pods the kubelet could
+// evict besides ours (non-critical pods of other namespaces), so no
+// bystander is ranked between the scenario's pods.
+func (r *Runbook) pickWorker(ctx context.Context) (nodes.Node, error) {
+	kn, err := r.Lab.KindNodes()
+	if err != nil {
+		return nil, err
+	}
+	pods, err := r.Lab.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	var best nodes.Node
+	bestCount := -1
+	var bystanders []string
+	for _, n := range kn {
+		role, err := n.Role()
+		if err != nil || role != "worker" {
+			continue
+		}
+		var evictable []string
+		for _, p := range pods.Items {
+			if p.Spec.NodeName == n.String() && p.Status.Phase == corev1.PodRunning && !critical(&p) {
+				evictable = append(evictable, p.Namespace+"/"+p.Name)
+			}
+		}
+		if bestCount < 0 || len(evictable) < bestCount {
+			best, bestCount, bystanders = n, len(evictable), evictable
+		}
+	}
+	if best == nil {
+		return nil, scenarios.Skipf("needs a worker node; lab %s has only a control plane", r.Lab.Name)
+	}
+	if len(bystanders) > 0 {
+		r.Log("worker %s also runs evictable pods that may be evicted too: %s", best, strings.Join(bystanders, ", "))
+	}
+	return best, nil
+}
+
+// critical mirrors the kubelet's IsCriticalPod for API pods: priority at or
+// above system-cluster-critical's.
+func critical(p *corev1.Pod) bool {
+	return p.Spec.Priority != nil && *p.Spec.Priority >= 2000000000
+}
+
+func (r *Runbook) createPriorityClass(ctx context.Context) error {
+	objs, err := manifest.Decode(fixtures.FS, "memory-pressure/priorityclass.yaml")
+	if err != nil {
+		return err
+	}
+	ap, err := manifest.NewApplier(r.Lab.Config)
+	if err != nil {
+		return err
+	}
+	err = ap.Create(ctx, objs)
+	if apierrors.IsAlreadyExists(err) {
+		pc, gerr := r.Lab.Client.SchedulingV1().PriorityClasses().Get(ctx, priorityClass, metav1.GetOptions{})
+		if gerr != nil || pc.Labels[manifest.ManagedByLabel] != manifest.ManagedByValue {
+			return fmt.Errorf("PriorityClass %s exists and is not nodelab's: %w", priorityClass, err)
+		}
+		r.Log("PriorityClass %s left by an earlier run: reusing it", priorityClass)
+		err = nil
+	}
+	r.createdPC = err == nil
+	return err
+}
+
+// createPods creates the pods of one fixture file on the tuned worker and
+// waits until they run.
+func (r *Runbook) createPods(ctx context.Context, file string) ([]corev1.Pod, error) {
+	pods, err := manifest.DecodePods(fixtures.FS, file)
+	if err != nil {
+		return nil, err
+	}
+	return r.Lab.CreatePodsOn(ctx, r.Namespace, r.Node, images.AgnhostImage, pods, r.t().PodStart)
+}
+
+func (r *Runbook) getNode(ctx context.Context) (*corev1.Node, error) {
+	return r.Lab.Client.CoreV1().Nodes().Get(ctx, r.Node, metav1.GetOptions{})
+}
+
+func (r *Runbook) getPod(name string) func(context.Context) (*corev1.Pod, error) {
+	return func(ctx context.Context) (*corev1.Pod, error) {
+		return r.Lab.Client.CoreV1().Pods(r.Namespace).Get(ctx, name, metav1.GetOptions{})
+	}
+}
+
+// stress injects a memStress of size bytes into the pods with the labels
+// and waits until it runs.
+func (r *Runbook) stress(ctx context.Context, name string, sel map[string]string, bytes int64) (types.NamespacedName, error) {
+	key := types.NamespacedName{Namespace: r.Namespace, Name: name}
+	sc := chaos.NewMemoryStress(chaos.MemoryStress{Namespace: r.Namespace, Name: name, Selector: sel,
+		Workers: 1, Size: fmt.Sprintf("%dMiB", bytes>>20), Duration: ChaosBound})
+	if err := chaos.Create(ctx, r.chaos, sc); err != nil {
+		return key, err
+	}
+	return key, chaos.WaitInjected(ctx, r.chaos, key, 2*time.Minute)
+}
+
+// waitWorkingSet waits until the pod's working set (summary API) reaches at least min bytes.
+func (r *Runbook) waitWorkingSet(ctx context.Context, pod string, atLeast uint64) error {
+	var last string
+	return scenarios.Check(func(g gomega.Gomega) {
+		g.Eventually(ctx, func(ctx context.Context) (uint64, error) {
+			s, err := kubelet.ReadSummary(ctx, r.Lab.Client, r.Node)
+			if err != nil {
+				return 0, err
+			}
+			ps := s.Pod(r.Namespace, pod)
+			if ps == nil || ps.Memory == nil || ps.Memory.WorkingSetBytes == nil {
+				last = "no stats yet"
+				return 0, nil
+			}
+			last = matchers.Bytes(int64(*ps.Memory.WorkingSetBytes))
+			return *ps.Memory.WorkingSetBytes, nil
+		}).WithTimeout(time.Minute).WithPolling(r.t().Poll).Should(gomega.BeNumerically(">=", atLeast),
+			func() string { return fmt.Sprintf("working set of %s (last %s)", pod, last) })
+	})
+}
+
+// PitfallBestEffortEvicted: a prioritised hog pushes the worker into
+// MemoryPressure and the 1 MiB BestEffort app is the pod the kubelet evicts.
+func (r *Runbook) PitfallBestEffortEvicted(ctx context.Context) error {
+	if _, err := r.createPods(ctx, "memory-pressure/pitfall.yaml"); err != nil {
+		return err
+	}
+	w := r.startWatch(ctx, "memory-pressure pitfall: node "+r.Node)
+	defer func() { r.Timelines["pitfall"] = w.stop() }()
+	w.mark("inject", fmt.Sprintf("hog +%d MiB", HogStress>>20))
+	key, err := r.stress(ctx, "pitfall-hog", map[string]string{labelSide: "pitfall", labelRole: "hog"}, HogStress)
+	if err != nil {
+		return err
+	}
+	defer r.deleteChaos(ctx, key, w)
+
+	err = scenarios.Check(func(g gomega.Gomega) {
+		g.Eventually(ctx, r.getPod("pitfall-app")).WithTimeout(3*time.Minute).WithPolling(time.Second).
+			Should(matchers.BeEvictedFor("memory"), "the BestEffort app is evicted while the hog holds %d MiB", HogStress>>20)
+		g.Eventually(ctx, func() bool { c, _ := w.sawPressure(); return c }).WithTimeout(30*time.Second).WithPolling(time.Second).
+			Should(gomega.BeTrue(), "node %s reports MemoryPressure=True", r.Node)
+		g.Eventually(ctx, func() bool { _, t := w.sawPressure(); return t }).WithTimeout(30*time.Second).WithPolling(time.Second).
+			Should(gomega.BeTrue(), "node %s gets the %s:NoSchedule taint", r.Node, corev1.TaintNodeMemoryPressure)
+		first := w.Evictions()
+		g.Expect(first).NotTo(gomega.BeEmpty())
+		g.Expect(first[0].Pod).To(gomega.Equal("pitfall-app"), "the first pod evicted is the 1 MiB BestEffort app, not the hog (order: %s)", w.order())
+		g.Eventually(ctx, r.evictedEvent("pitfall-app")).WithTimeout(30*time.Second).WithPolling(r.t().Poll).
+			Should(gomega.ContainSubstring("memory"), "an Evicted event for pitfall-app naming memory")
+	})
+	if err != nil {
+		return err
+	}
+	r.Log("pitfall: eviction order %s", w.order())
+	// The hog is the next pod the kubelet ranks; once it is gone (or the
+	// chaos ends) the pressure clears.
+	return r.waitPressureCleared(ctx)
+}
+
+// evictedEvent returns the message of the Evicted event of pod, or "".
+func (r *Runbook) evictedEvent(pod string) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		evs, err := r.Lab.Client.CoreV1().Events(r.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + pod + ",reason=Evicted"})
+		if err != nil {
+			return "", err
+		}
+		for _, e := range evs.Items {
+			return e.Message, nil
+		}
+		return "", nil
+	}
+}
+
+func (r *Runbook) deleteChaos(ctx context.Context, key types.NamespacedName, w *watch) {
+	w.mark("recover", "delete "+key.Name)
+	if err := chaos.Delete(ctx, r.chaos, key, 2*time.Minute); err != nil {
+		r.Log("delete %s: %v", key, err)
+	}
+}
+
+// waitPressureCleared waits until the worker has no MemoryPressure and no
+// taint, then checks it stays clear for StableFor.
+func (r *Runbook) waitPressureCleared(ctx context.Context) error {
+	return scenarios.Check(func(g gomega.Gomega) {
+		clear := gomega.And(
+			matchers.HaveNodeCondition(corev1.NodeMemoryPressure, corev1.ConditionFalse),
+			gomega.Not(matchers.HaveTaint(corev1.TaintNodeMemoryPressure, corev1.TaintEffectNoSchedule)))
+		g.Eventually(ctx, r.getNode).WithTimeout(3*time.Minute).WithPolling(r.t().Poll).Should(clear, "MemoryPressure clears on %s", r.Node)
+		g.Consistently(ctx, r.getNode).WithTimeout(StableFor).WithPolling(r.t().Poll).Should(clear, "MemoryPressure stays clear on %s for %s", r.Node, StableFor)
+	})
+}
+
+// FixGuaranteedSurvives: with requests == limits the app survives the same
+// hog; the kubelet evicts over-request, BestEffort, then the hog.
+func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
+	pods, err := r.createPods(ctx, "memory-pressure/fix.yaml")
+	if err != nil {
+		return err
+	}
+	starts := map[string]types.UID{}
+	for _, p := range pods {
+		starts[p.Name] = p.UID
+	}
+	if err := scenarios.Check(func(g gomega.Gomega) {
+		for _, name := range []string{"fix-app", "fix-control"} {
+			p, _ := r.getPod(name)(ctx)
+			g.Expect(p.Status.QOSClass).To(gomega.Equal(corev1.PodQOSGuaranteed), "%s is Guaranteed (requests == limits)", name)
+		}
+		p, _ := r.getPod("fix-besteffort")(ctx)
+		g.Expect(p.Status.QOSClass).To(gomega.Equal(corev1.PodQOSBestEffort))
+	}); err != nil {
+		return err
+	}
+	w := r.startWatch(ctx, "memory-pressure fix: node "+r.Node)
+	defer func() { r.Timelines["fix"] = w.stop() }()
+
+	// The over-request pod first, and only then the hog: its usage must be
+	// above its request when the pressure starts, or the kubelet ranks it
+	// as the BestEffort pod's equal.
+	w.mark("inject", fmt.Sprintf("over-request +%d MiB", OverRequestStress>>20))
+	overKey, err := r.stress(ctx, "fix-over-request", map[string]string{labelSide: "fix", labelRole: "over-request"}, OverRequestStress)
+	if err != nil {
+		return err
+	}
+	defer r.deleteChaos(ctx, overKey, w)
+	if err := r.waitWorkingSet(ctx, "fix-over-request", OverRequestStress-8<<20); err != nil {
+		return err
+	}
+	w.mark("inject", fmt.Sprintf("hog +%d MiB", HogStress>>20))
+	hogKey, err := r.stress(ctx, "fix-hog", map[string]string{labelSide: "fix", labelRole: "hog"}, HogStress)
+	if err != nil {
+		return err
+	}
+	defer r.deleteChaos(ctx, hogKey, w)
+
+	want := []string{"fix-over-request", "fix-besteffort", "fix-hog"}
+	err = scenarios.Check(func(g gomega.Gomega) {
+		g.Eventually(ctx, func() []string {
+			var got []string
+			for _, e := range w.Evictions() {
+				if slices.Contains(want, e.Pod) {
+					got = append(got, e.Pod)
+				}
+			}
+			return got
+		}).WithTimeout(4*time.Minute).WithPolling(time.Second).Should(gomega.HaveLen(len(want)), "over-request, BestEffort and the hog are evicted (so far: %s)", w.order())
+		var got []string
+		for _, e := range w.Evictions() {
+			if slices.Contains(want, e.Pod) {
+				got = append(got, e.Pod)
+			} else if strings.HasPrefix(e.Pod, "fix-") {
+				g.Expect(e.Pod).To(gomega.BeElementOf(want), "a Guaranteed pod was evicted: order %s; %s", w.order(), e.Message)
+			}
+		}
+		g.Expect(got).To(gomega.Equal(want), "the kubelet's ranking: over its request by the most first, BestEffort next, the higher-priority hog last")
+		for _, name := range want {
+			p, _ := r.getPod(name)(ctx)
+			g.Expect(p).To(matchers.BeEvictedFor("memory"))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	r.Log("fix: eviction order %s", w.order())
+	if err := r.waitPressureCleared(ctx); err != nil {
+		return err
+	}
+	// The Guaranteed pods lived through it all: same pod, running, no restart.
+	err = scenarios.Check(func(g gomega.Gomega) {
+		for _, name := range []string{"fix-app", "fix-control"} {
+			p, err := r.getPod(name)(ctx)
+			g.Expect(err).NotTo(gomega.HaveOccurred())
+			g.Expect(p.UID).To(gomega.Equal(starts[name]))
+			g.Expect(p.Status.Phase).To(gomega.Equal(corev1.PodRunning), "%s keeps running", name)
+			g.Expect(p.Status.ContainerStatuses).To(gomega.HaveEach(gomega.HaveField("RestartCount", gomega.BeZero())), "%s never restarted", name)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return r.newPodStarts(ctx)
+}
+
+// newPodStarts schedules a fresh pod onto the worker: the taint is gone
+// and the kubelet admits it.
+func (r *Runbook) newPodStarts(ctx context.Context) error {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "after-pressure", Labels: map[string]string{manifest.ManagedByLabel: manifest.ManagedByValue}},
+		Spec: corev1.PodSpec{
+			NodeSelector: map[string]string{corev1.LabelHostname: r.Node},
+			Containers: []corev1.Container{{Name: "app", Image: images.AgnhostImage, Args: []string{"pause"},
+				ImagePullPolicy: corev1.PullIfNotPresent,
+				Resources:       corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("16Mi")}}}},
+		},
+	}
+	if _, err := r.Lab.Client.CoreV1().Pods(r.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create pod %s: %w", p.Name, err)
+	}
+	_, err := r.Lab.WaitPodRunning(ctx, r.Namespace, p.Name, r.t().PodStart)
+	return err
+}
+
+// NoStressorLeft checks that no memStress or stress-ng process runs on
+// any node of the lab.
+func (r *Runbook) NoStressorLeft(ctx context.Context) error {
+	if r.Lab.Attached {
+		return scenarios.Skipf("requires node access through Docker; this run is attached to %s", r.Lab.Kubeconfig)
+	}
+	return chaos.CheckNoStressors(ctx, r.Lab, time.Minute)
+}
+
+// Cleanup deletes the chaos and the namespace, the priority class, and
+// restores the worker's kubelet.
+func (r *Runbook) Cleanup(ctx context.Context) error {
+	var errs []error
+	if r.Namespace != "" {
+		if r.chaos != nil {
+			errs = append(errs, chaos.DeleteAll(ctx, r.chaos, r.Namespace, 2*time.Minute))
+		}
+		errs = append(errs, r.Lab.DeleteNamespace(ctx, r.Namespace, r.t().Cleanup))
+	}
+	if r.createdPC {
+		err := r.Lab.Client.SchedulingV1().PriorityClasses().Delete(ctx, priorityClass, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete PriorityClass %s: %w", priorityClass, err))
+		}
+	}
+	if r.restoreKubelet != nil {
+		errs = append(errs, r.restoreKubelet(ctx))
+	}
+	return errors.Join(errs...)
+}
