@@ -23,6 +23,13 @@ var _ = ginkgo.Describe("redis-port-forward", ScenarioRedisPortForward, Slow, gi
 			ginkgo.GinkgoWriter.Println(line)
 			ginkgo.AddReportEntry("redis-port-forward", line)
 		}
+		// Registered before the Cleanup below, so it runs after it (LIFO), in
+		// all cases, also when a spec failed and the Ordered container skipped
+		// the rest: nothing this scenario started may outlive it.
+		ginkgo.DeferCleanup(func(ctx context.Context) {
+			gomega.Expect(portforward.Open()).To(gomega.BeZero(), "port-forwards still open after Cleanup")
+			gomega.Expect(r.CheckNoLeaks(ctx)).To(gomega.Succeed(), "after Cleanup")
+		}, ginkgo.NodeTimeout(time.Minute))
 		ginkgo.DeferCleanup(func(ctx context.Context) {
 			gomega.Expect(r.Cleanup(ctx)).To(gomega.Succeed())
 		}, ginkgo.NodeTimeout(5*time.Minute))
