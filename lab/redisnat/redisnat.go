@@ -129,14 +129,16 @@ func (d *Dialer) Dial(ctx context.Context, network, addr string) (net.Conn, erro
 	to2, how := d.lookup(addr)
 	if how == noRoute {
 		if firstErr != nil {
-			return nil, fmt.Errorf("%w (after %v, routes refreshed)", d.noRoute(addr), firstErr)
+			// firstErr as text: without a *net.OpError in the chain, go-redis
+			// does not retry an address that is gone.
+			return nil, fmt.Errorf("%w (after %s, routes refreshed)", d.noRoute(addr), firstErr.Error())
 		}
 		return nil, d.noRoute(addr)
 	}
 	conn, err := d.dial(ctx, network, to2)
 	if err != nil {
 		if firstErr != nil {
-			return nil, fmt.Errorf("redisnat: dial %s for %s after refreshing routes (before: %v): %w", to2, addr, firstErr, err)
+			return nil, fmt.Errorf("redisnat: dial %s for %s after refreshing routes (before: %s): %w", to2, addr, firstErr.Error(), err)
 		}
 		return nil, fmt.Errorf("redisnat: dial %s for %s: %w", to2, addr, err)
 	}
