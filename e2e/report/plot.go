@@ -61,11 +61,14 @@ func Plot(tl *timeline.Timeline, base string) (svg, png string, err error) {
 	if ymax == 0 {
 		ymax = 1
 	}
-	p.Y.Min, p.Y.Max = 0, ymax*1.25
+	// Headroom above the data: marker labels in a band over ymax, and the
+	// legend (top right, one line per series) above that band, so a
+	// marker near the right edge never writes over the legend.
+	p.Y.Min, p.Y.Max = 0, ymax*(1.3+0.1*float64(len(tl.Series)))
 	var labels plotter.XYLabels
 	for i, m := range tl.Markers {
 		x := m.T.Sub(tl.Start).Seconds()
-		line, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: ymax * 1.2}})
+		line, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: ymax * 1.25}})
 		if err != nil {
 			return "", "", err
 		}
@@ -73,7 +76,7 @@ func Plot(tl *timeline.Timeline, base string) (svg, png string, err error) {
 		line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		p.Add(line)
 		// Stagger the labels so neighbouring markers stay readable.
-		y := ymax * (1.17 - 0.08*float64(i%3))
+		y := ymax * (1.2 - 0.08*float64(i%3))
 		labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: y})
 		labels.Labels = append(labels.Labels, " "+m.Kind+": "+m.Text)
 	}
