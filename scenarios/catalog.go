@@ -34,7 +34,10 @@ func (i Info) Label() string { return "scenario:" + i.ID }
 // Step is one runbook step: it returns an error saying what was observed.
 type Step struct {
 	Name string
-	Run  func(ctx context.Context) error
+	// Typical is the step's measured duration on a 2-core host with a warm
+	// lab (0: not measured); `nodelab scenarios --steps` lists it.
+	Typical time.Duration
+	Run     func(ctx context.Context) error
 }
 
 // Scenario is a registered scenario.

@@ -11,7 +11,8 @@ import (
 )
 
 func newScenarios(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var steps bool
+	cmd := &cobra.Command{
 		Use:   "scenarios",
 		Short: "list scenarios with their labels, requirements and typical duration",
 		Args:  noArgs,
@@ -26,7 +27,24 @@ func newScenarios(g *globals) *cobra.Command {
 				labels := append([]string{s.Label()}, s.Labels...)
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.ID, strings.Join(labels, ","), req, s.Typical, s.Summary)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil || !steps {
+				return err
+			}
+			for _, s := range scenarios.All() {
+				fmt.Fprintf(g.stdout, "\n%s (typical %s):\n", s.ID, s.Typical)
+				// Binding to a nil lab only lists the steps; nothing runs.
+				list, _ := s.Steps(nil)
+				for i, st := range list {
+					typical := "-"
+					if st.Typical > 0 {
+						typical = st.Typical.String()
+					}
+					fmt.Fprintf(g.stdout, "  %d. %-8s %s\n", i+1, typical, st.Name)
+				}
+			}
+			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&steps, "steps", false, "also list each scenario's runbook steps (its e2e specs) with their typical durations")
+	return cmd
 }
