@@ -79,9 +79,13 @@ var _ = ginkgo.Describe("cgroup-accounting", ScenarioCgroupAccounting, Slow, gin
 		ginkgo.DeferCleanup(func() { attachTimelineIfAny(r.Timeline(), "memory") })
 		run(ctx, r.FixCgroupTellsTheTruth)
 	}, ginkgo.NodeTimeout(5*time.Minute))
-	ginkgo.It("beyond the limit: a cgroup OOM kill (not an eviction) of the victim the kernel's rules predict", func(ctx ginkgo.SpecContext) {
+	ginkgo.It("beyond the limit: a cgroup OOM kill (not an eviction); stressor at oom_score_adj 1000 is the victim", func(ctx ginkgo.SpecContext) {
 		ginkgo.DeferCleanup(func() { attachTimelineIfAny(r.Timeline(), "memory") })
-		run(ctx, r.BeyondLimitOOMKill)
+		run(ctx, r.BeyondLimitStressorKilled)
+	}, ginkgo.NodeTimeout(5*time.Minute))
+	ginkgo.It("beyond the limit: stressor at oom_score_adj −1000, the app container is OOMKilled (exit 137)", func(ctx ginkgo.SpecContext) {
+		ginkgo.DeferCleanup(func() { attachTimelineIfAny(r.Timeline(), "memory") })
+		run(ctx, r.BeyondLimitAppKilled)
 	}, ginkgo.NodeTimeout(5*time.Minute))
 	ginkgo.It("QoS classes and the oom_score_adj the kubelet asked for (clamping reported)", func(ctx ginkgo.SpecContext) {
 		run(ctx, r.QoSAndOOMScoreAdj)

@@ -22,8 +22,12 @@
 //  4. beyond the limit: a StressChaos of OOMStressSize (> the limit) gives a
 //     cgroup OOM kill, not an eviction: the cgroup's oom_kill counter grows,
 //     and the victim is the one the kernel's rules predict from the
-//     processes' oom_score_adj and memory.oom.group: the whole container
-//     (OOMKilled, exit 137) or only the stressor (the app keeps running);
+//     processes' oom_score_adj and memory.oom.group. With the stressor at
+//     oom_score_adj 1000 the stressor dies and the app keeps running (on
+//     cgroup v2 with memory.oom.group=1 the whole container is OOMKilled);
+//     with −1000 (Chaos Mesh's "always kill the target") the app container
+//     is OOMKilled, exit 137 — where chaos-daemon lacks CAP_SYS_RESOURCE
+//     (this VM) that case is not applicable and says so;
 //  5. QoS: each pod's class and the oom_score_adj the kubelet asked for on
 //     its main process (Guaranteed −997, BestEffort 1000, Burstable
 //     1000 − 1000·request/capacity); a host that clamps negative values (as
@@ -130,7 +134,8 @@ func init() {
 			{Name: "prepare: chaos-mesh, the 200Mi/500Mi app, its control, a Guaranteed and a BestEffort pod", Run: r.Prepare},
 			{Name: "pitfall: free and /proc/meminfo show the host", Run: r.PitfallMeminfoShowsHost},
 			{Name: "fix: cgroup files and working_set tell the truth", Run: r.FixCgroupTellsTheTruth},
-			{Name: "beyond the limit: a cgroup OOM kill, not an eviction", Run: r.BeyondLimitOOMKill},
+			{Name: "beyond the limit: a cgroup OOM kill of the stressor, not an eviction", Run: r.BeyondLimitStressorKilled},
+			{Name: "beyond the limit, stressor at oom_score_adj −1000: the app is OOMKilled", Run: r.BeyondLimitAppKilled},
 			{Name: "QoS classes and oom_score_adj", Run: r.QoSAndOOMScoreAdj},
 			{Name: "no stressor left; usage back to baseline", Run: r.NoStressorLeft},
 		}, r.Cleanup
@@ -429,69 +434,111 @@ func (r *Runbook) oomKills(ctx context.Context) (container, pod uint64, err erro
 	return c.OOMKills, p.OOMKills, nil
 }
 
-// BeyondLimitOOMKill: stress past the limit is a cgroup OOM kill, and the
-// victim is the one the kernel's rules predict.
-func (r *Runbook) BeyondLimitOOMKill(ctx context.Context) error {
-	app := r.pods["app"]
+// BeyondLimitStressorKilled: stress past the limit with the stressor's
+// oom_score_adj at 1000 is a cgroup OOM kill of the stressor (or, where
+// memory.oom.group is set, of the whole container), not an eviction.
+func (r *Runbook) BeyondLimitStressorKilled(ctx context.Context) error {
+	return r.beyondLimit(ctx, "app-oom", 1000)
+}
+
+// BeyondLimitAppKilled: with the stressor at oom_score_adj −1000 (Chaos
+// Mesh's "always kill the target container") the kernel kills the app: the
+// container is OOMKilled (exit 137) and restarts. Lowering oom_score_adj
+// needs CAP_SYS_RESOURCE in chaos-daemon; a host without it is detected
+// and the step is not applicable there.
+func (r *Runbook) BeyondLimitAppKilled(ctx context.Context) error {
+	if ok, why, err := r.daemonCanLowerOOMScoreAdj(ctx); err != nil {
+		return err
+	} else if !ok {
+		return scenarios.Skipf("%s, so the kernel refuses oom_score_adj −1000 for the stressor (choom -n -1000 fails and the injection never starts)", why)
+	}
+	return r.beyondLimit(ctx, "app-oom-protected-stressor", -1000)
+}
+
+// daemonCanLowerOOMScoreAdj tells whether chaos-daemon on the worker has
+// CAP_SYS_RESOURCE in its effective set (bit 24 of CapEff).
+func (r *Runbook) daemonCanLowerOOMScoreAdj(ctx context.Context) (bool, string, error) {
+	out, err := nodeexec.Run(ctx, r.node, "sh", "-c", `p=$(pgrep -o -x chaos-daemon) && grep CapEff /proc/$p/status`)
+	if err != nil {
+		return false, "", fmt.Errorf("read chaos-daemon's capabilities on %s: %w", r.Node, err)
+	}
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		return false, "", fmt.Errorf("chaos-daemon's CapEff on %s: %q", r.Node, out)
+	}
+	caps, err := strconv.ParseUint(f[1], 16, 64)
+	if err != nil {
+		return false, "", fmt.Errorf("chaos-daemon's CapEff on %s: %q", r.Node, f[1])
+	}
+	if caps&(1<<24) == 0 {
+		return false, fmt.Sprintf("chaos-daemon on %s lacks CAP_SYS_RESOURCE (CapEff %s; this host's capability bounding set has none)", r.Node, f[1]), nil
+	}
+	return true, "", nil
+}
+
+// beyondLimit injects OOMStressSize with the stressor's oom_score_adj set
+// to adj and checks the kill the kernel's rules predict: the highest
+// badness (memory in pages + oom_score_adj × limit pages / 1000) dies,
+// unless memory.oom.group makes the kernel kill the whole container.
+func (r *Runbook) beyondLimit(ctx context.Context, name string, adj int) error {
+	app, err := r.getPod("app")(ctx)
+	if err != nil {
+		return err
+	}
+	dir, _, err := nodeexec.FindContainerCgroup(ctx, r.node, nodeexec.ContainerCgroup{
+		QOS: app.Status.QOSClass, PodUID: string(app.UID), ContainerID: app.Status.ContainerStatuses[0].ContainerID})
+	if err != nil {
+		return err
+	}
+	r.cgroups["app"] = dir
 	before, err := r.processes(ctx, "app")
 	if err != nil {
 		return err
 	}
 	if len(before) == 0 {
-		return fmt.Errorf("no process in the app's cgroup %s", r.cgroups["app"])
+		return fmt.Errorf("no process in the app's cgroup %s", dir)
 	}
 	appProc := before[0]
 	group := false
 	if r.version == nodeexec.CgroupV2 {
-		b, err := nodeexec.ReadFile(ctx, r.node, r.cgroups["app"]+"/memory.oom.group")
-		if err == nil {
+		if b, err := nodeexec.ReadFile(ctx, r.node, dir+"/memory.oom.group"); err == nil {
 			group = strings.TrimSpace(string(b)) == "1"
 		}
+	}
+	// The stressor fills the cgroup to its limit, the app holds little:
+	// with the stressor's adj the stressor wins unless adj is very low.
+	stressorPoints := 1000 + adj // in thousandths of the limit
+	appPoints := appProc.OOMScoreAdj
+	wholeContainer := group || appPoints > stressorPoints
+	expect := fmt.Sprintf("the stressor is killed (badness ≈ %d‰ of the limit vs the app's %d‰), the app keeps running", stressorPoints, appPoints)
+	if wholeContainer {
+		expect = fmt.Sprintf("the app container is OOMKilled (exit 137): memory.oom.group=%v, badness stressor ≈ %d‰ vs app %d‰", group, stressorPoints, appPoints)
 	}
 	cBefore, pBefore, err := r.oomKills(ctx)
 	if err != nil {
 		return err
 	}
 	restartsBefore := app.Status.ContainerStatuses[0].RestartCount
-	key, err := r.stress(ctx, "app-oom", OOMStressSize, 0)
+	r.Log("%s: stressor oom_score_adj %d, app %s (pid %s) oom_score_adj %d → expected: %s", name, adj, appProc.Comm, appProc.PID, appProc.OOMScoreAdj, expect)
+	key, err := r.stress(ctx, name, OOMStressSize, adj)
 	if err != nil {
 		return err
 	}
 	defer r.deleteChaos(ctx, key)
-	during, err := r.processes(ctx, "app")
-	if err != nil {
-		return err
-	}
-	var stressor *process
-	for i := range during {
-		if during[i].Comm == "memStress" {
-			stressor = &during[i]
-		}
-	}
-	// The kernel kills the process with the highest badness: its memory
-	// plus oom_score_adj × limit / 1000. The stressor holds about the whole
-	// limit, so it is the victim unless its oom_score_adj is −1000 or
-	// memory.oom.group makes the kernel kill the whole container.
-	wholeContainer := group || (stressor != nil && stressor.OOMScoreAdj == -1000)
-	expect := "the stressor is killed, the app keeps running"
-	if wholeContainer {
-		expect = "the whole container is OOMKilled (exit 137)"
-	}
-	r.Log("app %s oom_score_adj %d; stressor %+v; memory.oom.group=%v → expected: %s", appProc.Comm, appProc.OOMScoreAdj, stressor, group, expect)
 	err = scenarios.Check(func(g gomega.Gomega) {
 		g.Eventually(ctx, func(ctx context.Context) (uint64, error) {
 			c, p, err := r.oomKills(ctx)
 			return c + p, err
 		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(gomega.BeNumerically(">", cBefore+pBefore),
 			"the cgroup's oom_kill counter grows: %s past a %s limit is a cgroup OOM kill", matchers.Bytes(OOMStressSize), matchers.Bytes(Limit))
-		r.rec.Mark(time.Now(), "oom", "oom_kill counter grew")
+		r.rec.Mark(time.Now(), "oom", name)
 		if wholeContainer {
 			g.Eventually(ctx, r.getPod("app")).WithTimeout(time.Minute).WithPolling(time.Second).Should(matchers.HaveBeenOOMKilled("app"))
 		} else {
 			g.Consistently(ctx, r.getPod("app")).WithTimeout(10*time.Second).WithPolling(time.Second).Should(gomega.And(
 				gomega.HaveField("Status.Phase", corev1.PodRunning),
-				gomega.HaveField("Status.ContainerStatuses", gomega.HaveEach(gomega.HaveField("RestartCount", restartsBefore))),
-				gomega.Not(matchers.HaveBeenOOMKilled("app"))), "the app container was not killed: the stressor was")
+				gomega.HaveField("Status.ContainerStatuses", gomega.HaveEach(gomega.HaveField("RestartCount", restartsBefore)))),
+				"the app container was not killed: the stressor was")
 			ps, err := r.processes(ctx, "app")
 			g.Expect(err).NotTo(gomega.HaveOccurred())
 			g.Expect(ps).To(gomega.ContainElement(gomega.HaveField("PID", appProc.PID)), "the app's process %s is still in its cgroup", appProc.PID)
@@ -504,7 +551,7 @@ func (r *Runbook) BeyondLimitOOMKill(ctx context.Context) error {
 		g.Expect(n).NotTo(matchers.HaveNodeCondition(corev1.NodeMemoryPressure, corev1.ConditionTrue), "no node pressure was involved")
 	})
 	c, p, _ := r.oomKills(ctx)
-	r.Log("oom_kill counters: container %d→%d, pod %d→%d (%s)", cBefore, c, pBefore, p, r.version)
+	r.Log("%s: oom_kill counters container %d→%d, pod %d→%d (%s)", name, cBefore, c, pBefore, p, r.version)
 	return err
 }
 
