@@ -28,7 +28,12 @@
 //     Failed, reason Evicted, a message naming memory, an Evicted event);
 //  3. fix: the same app with requests == limits (Guaranteed), an untouched
 //     Guaranteed control, a BestEffort pod and a pod over its request
-//     (OverRequestStress against 32Mi) next to the hog: the kubelet evicts
+//     (OverRequestStress against 32Mi) next to the hog; the pods that must
+//     rank as over their requests get there, and the summary API shows it,
+//     before the node crosses the threshold (the kubelet ranks by pod stats
+//     that lag the node's by up to ~15 s, and evicts every second or two,
+//     so otherwise the hog ranks as within its request and the Guaranteed
+//     pods go before it, seen in the first run); the kubelet evicts
 //     over-request, then BestEffort, then the hog (the order asserted), the
 //     Guaranteed pods keep running and never restart; once the hog is gone
 //     MemoryPressure clears and stays clear (StableFor), and a new pod starts
@@ -88,6 +93,9 @@ const (
 	// HogStress is what StressChaos makes the hog use: Headroom plus a
 	// margin, so the threshold is crossed while it runs and not after.
 	HogStress = Headroom + 384<<20
+	// HogBaseStress is the hog's first step in the fix: over its 64Mi
+	// request, with OverRequestStress still below Headroom.
+	HogBaseStress = 256 << 20
 	// OverRequestStress makes the over-request pod use ~128 MiB more than
 	// its 32Mi request: ranked before the BestEffort pod (~1 MiB over 0),
 	// and far below Headroom alone, so injecting it first triggers nothing.
@@ -342,7 +350,7 @@ func (r *Runbook) PitfallBestEffortEvicted(ctx context.Context) error {
 	if _, err := r.createPods(ctx, "memory-pressure/pitfall.yaml"); err != nil {
 		return err
 	}
-	w := r.startWatch(ctx, "memory-pressure pitfall: node "+r.Node)
+	w := r.startWatch(ctx, "pitfall", "memory-pressure pitfall: node "+r.Node)
 	defer func() { r.Timelines["pitfall"] = w.stop() }()
 	w.mark("inject", fmt.Sprintf("hog +%d MiB", HogStress>>20))
 	key, err := r.stress(ctx, "pitfall-hog", map[string]string{labelSide: "pitfall", labelRole: "hog"}, HogStress)
@@ -427,12 +435,15 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	w := r.startWatch(ctx, "memory-pressure fix: node "+r.Node)
+	w := r.startWatch(ctx, "fix", "memory-pressure fix: node "+r.Node)
 	defer func() { r.Timelines["fix"] = w.stop() }()
 
-	// The over-request pod first, and only then the hog: its usage must be
-	// above its request when the pressure starts, or the kubelet ranks it
-	// as the BestEffort pod's equal.
+	// The kubelet ranks pods by the summary API's pod stats, which lag the
+	// node's by up to ~15 s, and evicts every second or two. So each pod
+	// that must rank as "over its request" gets there before the node
+	// crosses the threshold, and the stats are seen to show it: the
+	// over-request pod, then the hog's first HogBaseStress; only then the
+	// rest of the hog's stress tips the node over.
 	w.mark("inject", fmt.Sprintf("over-request +%d MiB", OverRequestStress>>20))
 	overKey, err := r.stress(ctx, "fix-over-request", map[string]string{labelSide: "fix", labelRole: "over-request"}, OverRequestStress)
 	if err != nil {
@@ -442,8 +453,18 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 	if err := r.waitWorkingSet(ctx, "fix-over-request", OverRequestStress-8<<20); err != nil {
 		return err
 	}
-	w.mark("inject", fmt.Sprintf("hog +%d MiB", HogStress>>20))
-	hogKey, err := r.stress(ctx, "fix-hog", map[string]string{labelSide: "fix", labelRole: "hog"}, HogStress)
+	hog := map[string]string{labelSide: "fix", labelRole: "hog"}
+	w.mark("inject", fmt.Sprintf("hog +%d MiB", HogBaseStress>>20))
+	baseKey, err := r.stress(ctx, "fix-hog-base", hog, HogBaseStress)
+	if err != nil {
+		return err
+	}
+	defer r.deleteChaos(ctx, baseKey, w)
+	if err := r.waitWorkingSet(ctx, "fix-hog", HogBaseStress-8<<20); err != nil {
+		return err
+	}
+	w.mark("inject", fmt.Sprintf("hog +%d MiB", (HogStress-HogBaseStress)>>20))
+	hogKey, err := r.stress(ctx, "fix-hog", hog, HogStress-HogBaseStress)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,9 @@ func TestSizesGiveTheAssertedOrder(t *testing.T) {
 	if OverRequestStress-overRequest < 64<<20 {
 		t.Errorf("the over-request pod must exceed its request by far more than the BestEffort pod's ~1 MiB")
 	}
+	if HogBaseStress <= 64<<20 || HogBaseStress+OverRequestStress >= Headroom || HogBaseStress >= HogStress {
+		t.Errorf("the hog's first step (%d MiB) must put it over its 64Mi request while the node stays below the threshold", HogBaseStress>>20)
+	}
 	if NeedBytes < HogStress+OverRequestStress {
 		t.Errorf("NeedBytes %d below the stress it guards", NeedBytes)
 	}

@@ -31,6 +31,7 @@ type Eviction struct {
 // working set).
 type watch struct {
 	r         *Runbook
+	side      string // only pods with this nodelab.dev/side label count
 	rec       *timeline.Recorder
 	threshold float64 // MiB of memory.available at which the kubelet evicts
 
@@ -45,10 +46,11 @@ type watch struct {
 	done   chan struct{}
 }
 
-func (r *Runbook) startWatch(ctx context.Context, title string) *watch {
+func (r *Runbook) startWatch(ctx context.Context, side, title string) *watch {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &watch{
 		r:         r,
+		side:      side,
 		rec:       timeline.NewRecorder(title, "MiB", time.Now()),
 		threshold: float64(r.Threshold) / (1 << 20),
 		cancel:    cancel,
@@ -85,7 +87,7 @@ func (w *watch) sample(ctx context.Context) {
 	pods, err := cs.CoreV1().Pods(w.r.Namespace).List(ctx, metav1.ListOptions{})
 	if err == nil {
 		for _, p := range pods.Items {
-			if p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted" {
+			if p.Labels[labelSide] == w.side && p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted" {
 				w.noteEviction(p, now)
 			}
 		}
@@ -101,7 +103,7 @@ func (w *watch) sample(ctx context.Context) {
 			w.rec.Sample("eviction threshold", now, w.threshold)
 		}
 		for _, p := range s.Pods {
-			if p.PodRef.Namespace == w.r.Namespace && p.Memory != nil && p.Memory.WorkingSetBytes != nil {
+			if p.PodRef.Namespace == w.r.Namespace && strings.HasPrefix(p.PodRef.Name, w.side+"-") && p.Memory != nil && p.Memory.WorkingSetBytes != nil {
 				w.rec.Sample("working set "+p.PodRef.Name, now, float64(*p.Memory.WorkingSetBytes)/(1<<20))
 			}
 		}
