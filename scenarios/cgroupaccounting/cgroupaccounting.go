@@ -37,7 +37,7 @@
 //     near its baseline.
 //
 // Host requirements: a lab nodelab created (cgroup files are read in the
-// node containers), ≥ 1 worker. Typical: ~2m.
+// node containers), ≥ 1 worker. Typical: ~75s (chaos-mesh already installed).
 package cgroupaccounting
 
 import (
@@ -77,7 +77,7 @@ var Info = scenarios.Info{
 	Summary:  "pitfall: free and /proc/meminfo in a 500Mi container show the host's memory; fix: the cgroup files and the kubelet's working_set (usage − inactive_file) tell the truth; OOM kill vs eviction; QoS oom_score_adj",
 	Labels:   []string{"slow"},
 	Requires: []string{"a lab created by nodelab (cgroup files read in the node containers)", "≥ 1 worker"},
-	Typical:  2 * time.Minute,
+	Typical:  75 * time.Second,
 }
 
 const (
@@ -131,13 +131,13 @@ func init() {
 	scenarios.Register(scenarios.Scenario{Info: Info, Steps: func(l *nodelab.Lab) ([]scenarios.Step, func(context.Context) error) {
 		r := New(l, scenarios.Addons)
 		return []scenarios.Step{
-			{Name: "prepare: chaos-mesh, the 200Mi/500Mi app, its control, a Guaranteed and a BestEffort pod", Run: r.Prepare},
-			{Name: "pitfall: free and /proc/meminfo show the host", Run: r.PitfallMeminfoShowsHost},
-			{Name: "fix: cgroup files and working_set tell the truth", Run: r.FixCgroupTellsTheTruth},
-			{Name: "beyond the limit: a cgroup OOM kill of the stressor, not an eviction", Run: r.BeyondLimitStressorKilled},
+			{Name: "prepare: chaos-mesh, the 200Mi/500Mi app, its control, a Guaranteed and a BestEffort pod", Typical: 25 * time.Second, Run: r.Prepare},
+			{Name: "pitfall: free and /proc/meminfo show the host", Typical: time.Second, Run: r.PitfallMeminfoShowsHost},
+			{Name: "fix: cgroup files and working_set tell the truth", Typical: 8 * time.Second, Run: r.FixCgroupTellsTheTruth},
+			{Name: "beyond the limit: a cgroup OOM kill of the stressor, not an eviction", Typical: 17 * time.Second, Run: r.BeyondLimitStressorKilled},
 			{Name: "beyond the limit, stressor at oom_score_adj −1000: the app is OOMKilled", Run: r.BeyondLimitAppKilled},
-			{Name: "QoS classes and oom_score_adj", Run: r.QoSAndOOMScoreAdj},
-			{Name: "no stressor left; usage back to baseline", Run: r.NoStressorLeft},
+			{Name: "QoS classes and oom_score_adj", Typical: 3 * time.Second, Run: r.QoSAndOOMScoreAdj},
+			{Name: "no stressor left; usage back to baseline", Typical: 13 * time.Second, Run: r.NoStressorLeft},
 		}, r.Cleanup
 	}})
 }

@@ -44,11 +44,11 @@ func init() {
 		r := New(l)
 		return []scenarios.Step{
 			{Name: "all nodes are Ready", Run: r.NodesReady},
-			{Name: "probes start on two different nodes", Run: r.DeployProbes},
+			{Name: "probes start on two different nodes", Typical: 6 * time.Second, Run: r.DeployProbes},
 			{Name: "pod-to-pod traffic crosses nodes", Run: r.PodToPodAcrossNodes},
 			{Name: "CoreDNS answers", Run: r.CoreDNSAnswers},
 			{Name: "ClusterIP Service spreads over both backends", Run: r.ServiceSpreads},
-			{Name: "kubelet settings are in /configz", Run: r.KubeletConfigApplied},
+			{Name: "kubelet settings are in /configz", Typical: 8 * time.Second, Run: r.KubeletConfigApplied},
 		}, r.Cleanup
 	}})
 }

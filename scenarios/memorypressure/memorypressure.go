@@ -41,8 +41,8 @@
 //  4. no stressor is left: no memStress or stress-ng process on any node.
 //
 // Host requirements: a lab nodelab created (node containers through
-// Docker), ≥ 1 worker, NeedBytes of free memory. Typical: ~4m (two kubelet
-// restarts, three pressure episodes).
+// Docker), ≥ 1 worker, NeedBytes of free memory. Typical: ~4m30s (two kubelet
+// restarts, two pressure episodes, each cleared and stable for 30s).
 package memorypressure
 
 import (
@@ -82,7 +82,7 @@ var Info = scenarios.Info{
 	Summary:  "pitfall: a 1 MiB BestEffort app is evicted first when a prioritised neighbour's StressChaos causes MemoryPressure; fix: requests == limits (Guaranteed) survives while over-request and BestEffort pods go first, in the kubelet's order",
 	Labels:   []string{"slow", "disruptive"},
 	Requires: []string{"a lab created by nodelab (kubelet restarts through Docker)", "≥ 1 worker", fmt.Sprintf("%d MiB free host memory", NeedBytes>>20)},
-	Typical:  4 * time.Minute,
+	Typical:  265 * time.Second,
 }
 
 const (
@@ -149,10 +149,10 @@ func init() {
 	scenarios.Register(scenarios.Scenario{Info: Info, Steps: func(l *nodelab.Lab) ([]scenarios.Step, func(context.Context) error) {
 		r := New(l, scenarios.Addons)
 		return []scenarios.Step{
-			{Name: "prepare: chaos-mesh, a worker with a measured eviction threshold", Run: r.Prepare},
-			{Name: "pitfall: a BestEffort app is evicted first under a neighbour's pressure", Run: r.PitfallBestEffortEvicted},
-			{Name: "fix: Guaranteed survives; over-request and BestEffort go first", Run: r.FixGuaranteedSurvives},
-			{Name: "no stressor left on any node", Run: r.NoStressorLeft},
+			{Name: "prepare: chaos-mesh, a worker with a measured eviction threshold", Typical: 40 * time.Second, Run: r.Prepare},
+			{Name: "pitfall: a BestEffort app is evicted first under a neighbour's pressure", Typical: 80 * time.Second, Run: r.PitfallBestEffortEvicted},
+			{Name: "fix: Guaranteed survives; over-request and BestEffort go first", Typical: 126 * time.Second, Run: r.FixGuaranteedSurvives},
+			{Name: "no stressor left on any node", Typical: 16 * time.Second, Run: r.NoStressorLeft},
 		}, r.Cleanup
 	}})
 }

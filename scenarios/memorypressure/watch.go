@@ -99,8 +99,11 @@ func (w *watch) sample(ctx context.Context) {
 	}
 	if s, err := kubelet.ReadSummary(ctx, cs, w.r.Node); err == nil {
 		if m := s.Node.Memory; m != nil && m.AvailableBytes != nil {
-			w.rec.Sample("node memory.available", now, float64(*m.AvailableBytes)/(1<<20))
-			w.rec.Sample("eviction threshold", now, w.threshold)
+			// Headroom rather than memory.available itself (~24 GiB here):
+			// the kubelet evicts when it goes below 0, and it shares the axis
+			// with the pods' working sets.
+			w.rec.Sample("node memory.available − threshold", now, float64(*m.AvailableBytes)/(1<<20)-w.threshold)
+			w.rec.Sample("eviction at 0", now, 0)
 		}
 		for _, p := range s.Pods {
 			if p.PodRef.Namespace == w.r.Namespace && strings.HasPrefix(p.PodRef.Name, w.side+"-") && p.Memory != nil && p.Memory.WorkingSetBytes != nil {

@@ -123,11 +123,11 @@ func init() {
 		return []scenarios.Step{
 			{Name: "deploy a 6-pod redis-cluster", Run: r.Deploy},
 			{Name: "pitfall: one port-forward, MOVED to unreachable pod IPs", Run: r.PitfallOneForward},
-			{Name: "fix 1: in-cluster client writes and reads 1000 keys", Run: r.FixInCluster},
-			{Name: "fix 2: every pod forwarded + remapping Dialer", Run: r.FixForwardEveryPod},
-			{Name: "fix 2: slot migration (ASK)", Run: r.FixSurvivesSlotMigration},
-			{Name: "fix 2: failover", Run: r.FixSurvivesFailover},
-			{Name: "no port-forward left", Run: r.NoForwardsLeft},
+			{Name: "fix 1: in-cluster client writes and reads 1000 keys", Typical: 50 * time.Second, Run: r.FixInCluster},
+			{Name: "fix 2: every pod forwarded + remapping Dialer", Typical: 3 * time.Second, Run: r.FixForwardEveryPod},
+			{Name: "fix 2: slot migration (ASK)", Typical: time.Second, Run: r.FixSurvivesSlotMigration},
+			{Name: "fix 2: failover", Typical: 13 * time.Second, Run: r.FixSurvivesFailover},
+			{Name: "no port-forward left", Typical: 16 * time.Second, Run: r.NoForwardsLeft},
 		}, r.Cleanup
 	}})
 }
