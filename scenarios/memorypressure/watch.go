@@ -166,16 +166,6 @@ func (w *watch) Evictions() []Eviction {
 	return slices.Clone(w.evictions)
 }
 
-// evicted reports whether pod was seen evicted.
-func (w *watch) evicted(pod string) (Eviction, bool) {
-	for _, e := range w.Evictions() {
-		if e.Pod == pod {
-			return e, true
-		}
-	}
-	return Eviction{}, false
-}
-
 // order is the evicted pods' names in the order seen.
 func (w *watch) order() string {
 	var names []string
