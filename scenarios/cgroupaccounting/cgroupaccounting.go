@@ -382,6 +382,11 @@ func (r *Runbook) stress(ctx context.Context, name string, size int64, oomScoreA
 
 func (r *Runbook) deleteChaos(ctx context.Context, key types.NamespacedName) {
 	r.rec.Mark(time.Now(), "recover", "delete "+key.Name)
+	// The step deletes its chaos before a failure bundle is collected:
+	// keep its last status in the log and the report.
+	if st, err := chaos.Status(ctx, r.chaos, key); err == nil {
+		r.Log("%s before deletion: %s", key.Name, st)
+	}
 	if err := chaos.Delete(ctx, r.chaos, key, 2*time.Minute); err != nil {
 		r.Log("delete %s: %v", key, err)
 	}
