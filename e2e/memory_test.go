@@ -36,7 +36,7 @@ var _ = ginkgo.Describe("memory-pressure", ScenarioMemoryPressure, Slow, Disrupt
 		run(ctx, r.Prepare)
 	}, ginkgo.NodeTimeout(45*time.Minute))
 
-	ginkgo.It("pitfall: a 1 MiB BestEffort app is evicted first when a prioritised neighbour causes MemoryPressure", func(ctx ginkgo.SpecContext) {
+	ginkgo.It("pitfall: an 8 MiB BestEffort app is evicted first when a prioritised neighbour causes MemoryPressure", func(ctx ginkgo.SpecContext) {
 		ginkgo.DeferCleanup(func() { attachTimelineIfAny(r.Timelines["pitfall"], "memory") })
 		run(ctx, r.PitfallBestEffortEvicted)
 	}, ginkgo.NodeTimeout(10*time.Minute))

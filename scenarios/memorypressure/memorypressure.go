@@ -22,7 +22,7 @@
 //     when the host or the worker lacks NeedBytes; tune the worker's kubelet
 //     (threshold = available − Headroom, pressure transition period
 //     TransitionPeriod) and check the threshold alone does not fire;
-//  2. pitfall: a BestEffort app (1 MiB) next to the hog; StressChaos makes
+//  2. pitfall: a BestEffort app (8 MiB) next to the hog; StressChaos makes
 //     the hog use HogStress: the node reports MemoryPressure, gets the
 //     memory-pressure NoSchedule taint, and the app is evicted first (phase
 //     Failed, reason Evicted, a message naming memory, an Evicted event);
@@ -79,7 +79,7 @@ import (
 // Info describes the scenario.
 var Info = scenarios.Info{
 	ID:       "memory-pressure",
-	Summary:  "pitfall: a 1 MiB BestEffort app is evicted first when a prioritised neighbour's StressChaos causes MemoryPressure; fix: requests == limits (Guaranteed) survives while over-request and BestEffort pods go first, in the kubelet's order",
+	Summary:  "pitfall: an 8 MiB BestEffort app is evicted first when a prioritised neighbour's StressChaos causes MemoryPressure; fix: requests == limits (Guaranteed) survives while over-request and BestEffort pods go first, in the kubelet's order",
 	Labels:   []string{"slow", "disruptive"},
 	Requires: []string{"a lab created by nodelab (kubelet restarts through Docker)", "≥ 1 worker", fmt.Sprintf("%d MiB free host memory", NeedBytes>>20)},
 	Typical:  265 * time.Second,
@@ -89,15 +89,18 @@ const (
 	// Headroom is how much memory may be used on the worker after tuning
 	// before the kubelet evicts (e2e_node's PriorityMemoryEvictionOrdering
 	// uses 600Mi).
-	Headroom = 512 << 20
+	Headroom = 768 << 20
 	// HogStress is what StressChaos makes the hog use: Headroom plus a
 	// margin, so the threshold is crossed while it runs and not after.
 	HogStress = Headroom + 384<<20
 	// HogBaseStress is the hog's first step in the fix: over its 64Mi
-	// request, with OverRequestStress still below Headroom.
-	HogBaseStress = 256 << 20
+	// request, with OverRequestStress still well below Headroom (the pods
+	// themselves, their shims and chaos-daemon take ~100-150 MiB of it;
+	// with 512Mi of headroom and 256 MiB here the first CI run crossed the
+	// threshold one step early).
+	HogBaseStress = 192 << 20
 	// OverRequestStress makes the over-request pod use ~128 MiB more than
-	// its 32Mi request: ranked before the BestEffort pod (~1 MiB over 0),
+	// its 32Mi request: ranked before the BestEffort pod (~8 MiB over 0),
 	// and far below Headroom alone, so injecting it first triggers nothing.
 	OverRequestStress = 160 << 20
 	// NeedBytes is the free memory the scenario needs on the host and the
@@ -345,7 +348,7 @@ func (r *Runbook) waitWorkingSet(ctx context.Context, pod string, atLeast uint64
 }
 
 // PitfallBestEffortEvicted: a prioritised hog pushes the worker into
-// MemoryPressure and the 1 MiB BestEffort app is the pod the kubelet evicts.
+// MemoryPressure and the 8 MiB BestEffort app is the pod the kubelet evicts.
 func (r *Runbook) PitfallBestEffortEvicted(ctx context.Context) error {
 	if _, err := r.createPods(ctx, "memory-pressure/pitfall.yaml"); err != nil {
 		return err
@@ -368,7 +371,7 @@ func (r *Runbook) PitfallBestEffortEvicted(ctx context.Context) error {
 			Should(gomega.BeTrue(), "node %s gets the %s:NoSchedule taint", r.Node, corev1.TaintNodeMemoryPressure)
 		first := w.Evictions()
 		g.Expect(first).NotTo(gomega.BeEmpty())
-		g.Expect(first[0].Pod).To(gomega.Equal("pitfall-app"), "the first pod evicted is the 1 MiB BestEffort app, not the hog (order: %s)", w.order())
+		g.Expect(first[0].Pod).To(gomega.Equal("pitfall-app"), "the first pod evicted is the 8 MiB BestEffort app, not the hog (order: %s)", w.order())
 		g.Eventually(ctx, r.evictedEvent("pitfall-app")).WithTimeout(30*time.Second).WithPolling(r.t().Poll).
 			Should(gomega.ContainSubstring("memory"), "an Evicted event for pitfall-app naming memory")
 	})
@@ -379,6 +382,26 @@ func (r *Runbook) PitfallBestEffortEvicted(ctx context.Context) error {
 	// The hog is the next pod the kubelet ranks; once it is gone (or the
 	// chaos ends) the pressure clears.
 	return r.waitPressureCleared(ctx)
+}
+
+// checkHeadroomLeft fails when the worker's memory.available is no longer
+// comfortably above the threshold plus the stress that must not trip it:
+// the steps' order assertions would then not mean what they say.
+func (r *Runbook) checkHeadroomLeft(ctx context.Context, mustFit int64) error {
+	s, err := kubelet.ReadSummary(ctx, r.Lab.Client, r.Node)
+	if err != nil {
+		return err
+	}
+	if s.Node.Memory == nil || s.Node.Memory.AvailableBytes == nil {
+		return fmt.Errorf("node %s: the summary API has no node memory.available", r.Node)
+	}
+	left := int64(*s.Node.Memory.AvailableBytes) - int64(r.Threshold)
+	r.Log("headroom left above the threshold on %s: %s (the first stress steps need %s of it, plus 128 MiB margin)", r.Node, matchers.Bytes(left), matchers.Bytes(mustFit))
+	if left < mustFit+128<<20 {
+		return fmt.Errorf("only %s left above the eviction threshold on %s before any stress, %s needed: the worker's own memory grew by %s since Prepare measured it",
+			matchers.Bytes(left), r.Node, matchers.Bytes(mustFit+128<<20), matchers.Bytes(Headroom-left))
+	}
+	return nil
 }
 
 // evictedEvent returns the message of the Evicted event of pod, or "".
@@ -438,6 +461,9 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 		p, _ := r.getPod("fix-besteffort")(ctx)
 		g.Expect(p.Status.QOSClass).To(gomega.Equal(corev1.PodQOSBestEffort))
 	}); err != nil {
+		return err
+	}
+	if err := r.checkHeadroomLeft(ctx, OverRequestStress+HogBaseStress); err != nil {
 		return err
 	}
 	w := r.startWatch(ctx, "fix", "memory-pressure fix: node "+r.Node)

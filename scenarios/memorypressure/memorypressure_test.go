@@ -17,10 +17,13 @@ func TestSizesGiveTheAssertedOrder(t *testing.T) {
 		t.Errorf("the over-request stress (%d MiB) alone must stay below the headroom (%d MiB): it is injected first", OverRequestStress>>20, Headroom>>20)
 	}
 	if OverRequestStress-overRequest < 64<<20 {
-		t.Errorf("the over-request pod must exceed its request by far more than the BestEffort pod's ~1 MiB")
+		t.Errorf("the over-request pod must exceed its request by far more than the BestEffort pod's ~8 MiB")
 	}
-	if HogBaseStress <= 64<<20 || HogBaseStress+OverRequestStress >= Headroom || HogBaseStress >= HogStress {
+	if HogBaseStress <= 64<<20 || HogBaseStress+OverRequestStress+256<<20 >= Headroom || HogBaseStress >= HogStress {
 		t.Errorf("the hog's first step (%d MiB) must put it over its 64Mi request while the node stays below the threshold", HogBaseStress>>20)
+	}
+	if HogStress+64<<20 > 1536<<20 {
+		t.Errorf("the hog's stress (%d MiB) must fit in its 1536Mi limit (fixtures): a cgroup OOM kill is another scenario", HogStress>>20)
 	}
 	if NeedBytes < HogStress+OverRequestStress {
 		t.Errorf("NeedBytes %d below the stress it guards", NeedBytes)
