@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 
 	"github.com/nodelab/nodelab/lab/timeline"
@@ -51,9 +52,10 @@ var _ = ginkgo.Describe("memory-pressure", ScenarioMemoryPressure, Slow, Disrupt
 	}, ginkgo.NodeTimeout(3*time.Minute))
 })
 
-// attachTimelineIfAny attaches tl when the step got far enough to record one.
+// attachTimelineIfAny attaches tl when the step got far enough to record
+// one; a skipped spec recorded nothing of its own.
 func attachTimelineIfAny(tl *timeline.Timeline, name string) {
-	if tl != nil {
+	if tl != nil && !ginkgo.CurrentSpecReport().State.Is(types.SpecStateSkipped) {
 		attachTimeline(tl, name)
 	}
 }
