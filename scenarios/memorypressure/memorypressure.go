@@ -530,6 +530,15 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 		return err
 	}
 	r.Log("fix: eviction order %s", w.order())
+	// The kubelet evicts before its next node status update (every ~10 s)
+	// reports the condition: see MemoryPressure=True first, or "clears"
+	// would be true before the pressure was ever reported.
+	if err := scenarios.Check(func(g gomega.Gomega) {
+		g.Eventually(ctx, func() bool { c, _ := w.sawPressure(); return c }).WithTimeout(30*time.Second).WithPolling(time.Second).
+			Should(gomega.BeTrue(), "node %s reports MemoryPressure=True", r.Node)
+	}); err != nil {
+		return err
+	}
 	if err := r.waitPressureCleared(ctx); err != nil {
 		return err
 	}
