@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
@@ -18,11 +17,7 @@ var _ = ginkgo.Describe("redis-port-forward", ScenarioRedisPortForward, Slow, gi
 
 	ginkgo.BeforeAll(func(ctx ginkgo.SpecContext) {
 		r = redisportforward.New(theLab, theAddons)
-		r.Log = func(format string, args ...any) {
-			line := fmt.Sprintf(format, args...)
-			ginkgo.GinkgoWriter.Println(line)
-			ginkgo.AddReportEntry("redis-port-forward", line)
-		}
+		r.Log = reportLog("redis-port-forward")
 		// Registered before the Cleanup below, so it runs after it (LIFO), in
 		// all cases, also when a spec failed and the Ordered container skipped
 		// the rest: nothing this scenario started may outlive it.

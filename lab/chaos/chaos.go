@@ -215,3 +215,13 @@ func describe(sc *v1alpha1.StressChaos) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// InjectMemory creates the memory stress ms and waits up to timeout until
+// it runs (AllInjected with a memStress instance).
+func InjectMemory(ctx context.Context, c client.Client, ms MemoryStress, timeout time.Duration) (types.NamespacedName, error) {
+	key := types.NamespacedName{Namespace: ms.Namespace, Name: ms.Name}
+	if err := Create(ctx, c, NewMemoryStress(ms)); err != nil {
+		return key, err
+	}
+	return key, WaitInjected(ctx, c, key, timeout)
+}

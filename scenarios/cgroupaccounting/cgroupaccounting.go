@@ -44,6 +44,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -149,9 +150,6 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 	if r.Lab.Attached {
 		return scenarios.Skipf("requires a lab created by nodelab: cgroup files are read in the node containers; this run is attached to %s", r.Lab.Kubeconfig)
 	}
-	if err := addon.Ensure(ctx, r.Lab, r.Addons, chaosmesh.Name); err != nil {
-		return err
-	}
 	kn, err := r.Lab.KindNodes()
 	if err != nil {
 		return err
@@ -169,14 +167,11 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 	if r.version, err = nodeexec.DetectCgroupVersion(ctx, r.node); err != nil {
 		return err
 	}
-	ns, err := r.Lab.CreateNamespace(ctx, "nodelab-cgroup-accounting")
+	ns, err := chaosmesh.ChaosNamespace(ctx, r.Lab, r.Addons, "nodelab-cgroup-accounting")
 	if err != nil {
 		return err
 	}
 	r.Namespace = ns
-	if err := chaosmesh.AllowNamespace(ctx, r.Lab, ns); err != nil {
-		return err
-	}
 	if r.chaos, err = chaos.Client(r.Lab); err != nil {
 		return err
 	}
@@ -370,14 +365,9 @@ func (r *Runbook) pair(ctx context.Context) (app, control nodeexec.MemoryStats, 
 }
 
 func (r *Runbook) stress(ctx context.Context, name string, size int64, oomScoreAdj int) (types.NamespacedName, error) {
-	key := types.NamespacedName{Namespace: r.Namespace, Name: name}
-	sc := chaos.NewMemoryStress(chaos.MemoryStress{Namespace: r.Namespace, Name: name, Selector: map[string]string{"nodelab.dev/role": "app"},
-		Workers: 1, Size: fmt.Sprintf("%dMiB", size>>20), OOMScoreAdj: oomScoreAdj, Duration: ChaosBound})
-	if err := chaos.Create(ctx, r.chaos, sc); err != nil {
-		return key, err
-	}
 	r.rec.Mark(time.Now(), "inject", fmt.Sprintf("%s %d MiB", name, size>>20))
-	return key, chaos.WaitInjected(ctx, r.chaos, key, 2*time.Minute)
+	return chaos.InjectMemory(ctx, r.chaos, chaos.MemoryStress{Namespace: r.Namespace, Name: name, Selector: map[string]string{"nodelab.dev/role": "app"},
+		Workers: 1, Size: fmt.Sprintf("%dMiB", size>>20), OOMScoreAdj: oomScoreAdj, Duration: ChaosBound}, 2*time.Minute)
 }
 
 func (r *Runbook) deleteChaos(ctx context.Context, key types.NamespacedName) {
@@ -431,7 +421,7 @@ func (r *Runbook) oomKills(ctx context.Context) (container, pod uint64, err erro
 	if err != nil {
 		return 0, 0, err
 	}
-	podDir := r.cgroups["app"][:strings.LastIndex(r.cgroups["app"], "/")]
+	podDir := path.Dir(r.cgroups["app"])
 	p, err := nodeexec.ReadMemoryStats(ctx, r.node, r.version, podDir)
 	if err != nil {
 		return 0, 0, err

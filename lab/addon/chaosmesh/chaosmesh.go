@@ -304,3 +304,17 @@ func forgeImageIDs(ctx context.Context) (string, error) {
 	}
 	return strings.Join(ids, ","), nil
 }
+
+// ChaosNamespace installs the addon if needed (opts says how its images are
+// got), creates a nodelab namespace named <prefix>-<random> and opens it to
+// chaos: what every scenario that injects chaos starts with.
+func ChaosNamespace(ctx context.Context, l *lab.Lab, opts addon.Options, prefix string) (string, error) {
+	if err := addon.Ensure(ctx, l, opts, Name); err != nil {
+		return "", err
+	}
+	ns, err := l.CreateNamespace(ctx, prefix)
+	if err != nil {
+		return "", err
+	}
+	return ns, AllowNamespace(ctx, l, ns)
+}
