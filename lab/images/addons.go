@@ -28,13 +28,46 @@ const (
 	ChaosMeshDaemonUpstreamImage     = "ghcr.io/chaos-mesh/chaos-daemon:" + ChaosMeshVersion
 	ChaosMeshControllerForgeImage    = "nodelab.local/chaos-mesh:v2.8.4-47411975a8cb"
 	ChaosMeshDaemonForgeImage        = "nodelab.local/chaos-daemon:v2.8.4-47411975a8cb"
+
+	// MultusModule and MultusVersion are the Multus CNI release the multus
+	// addon runs in thin mode (v4.2.1 and ≥ v4.2.5 do not download from the
+	// module proxy here; see docs/research/multus-offline.md §1). The forge
+	// image holds the thin plugin, passthru, install_multus and
+	// thin_entrypoint at upstream's paths, built from this module.
+	MultusModule        = "gopkg.in/k8snetworkplumbingwg/multus-cni.v4"
+	MultusVersion       = "v4.2.4"
+	MultusUpstreamImage = "ghcr.io/k8snetworkplumbingwg/multus-cni:" + MultusVersion
+	MultusForgeImage    = "nodelab.local/multus-cni:" + MultusVersion
+
+	// CNIPluginsModule and CNIPluginsVersion are the reference CNI plugins
+	// (bridge, macvlan, host-local, static, tuning) the multus addon puts on
+	// nodes that lack them: kindest/node ships only host-local, loopback,
+	// ptp and portmap. Forge nodes already have Debian's plugins
+	// (containernetworking-plugins 1.1.1) in /opt/cni/bin.
+	CNIPluginsModule  = "github.com/containernetworking/plugins"
+	CNIPluginsVersion = "v1.9.1"
+
+	// MultiNetworkPolicyUpstreamImage is the MultiNetworkPolicy enforcer
+	// (k8snetworkplumbingwg/multi-networkpolicy-iptables). It has no forge
+	// build: no version of its module downloads from the module proxy here,
+	// so labs without a registry cannot enforce MultiNetworkPolicy and the
+	// multus-network fix spec skips there (MultiNetworkPolicyUnavailable).
+	// Upstream's release workflow publishes "stable" for tagged releases.
+	MultiNetworkPolicyUpstreamImage = "ghcr.io/k8snetworkplumbingwg/multi-networkpolicy-iptables:stable"
 )
+
+// MultiNetworkPolicyUnavailable is the exact reason a forge-only lab cannot
+// run a MultiNetworkPolicy enforcer.
+const MultiNetworkPolicyUnavailable = "MultiNetworkPolicy is not enforced on this lab: its enforcer, " +
+	"github.com/k8snetworkplumbingwg/multi-networkpolicy-iptables, is not in the Go module proxy here (no version downloads), " +
+	"so the offline forge cannot build it; it needs a registry (" + MultiNetworkPolicyUpstreamImage + ")"
 
 // Addon image names (Image.Name), also the forge recipe keys.
 const (
 	RedisImageName               = "redis"
 	ChaosMeshControllerImageName = "chaos-mesh"
 	ChaosMeshDaemonImageName     = "chaos-daemon"
+	MultusImageName              = "multus"
 )
 
 // Redis is the redis-cluster fixture's image.
@@ -50,6 +83,11 @@ func ChaosMesh() []Image {
 	}
 }
 
+// Multus is the multus addon's image (thin mode).
+func Multus() Image {
+	return Image{Name: MultusImageName, Upstream: MultusUpstreamImage, Forge: MultusForgeImage}
+}
+
 // Ref returns the reference to use for the given source: Forge for
 // SourceForge, Upstream otherwise.
 func (i Image) Ref(src Source) string {
@@ -63,5 +101,5 @@ func (i Image) Ref(src Source) string {
 // in the node image and not in Workloads(): labs get them on demand, when
 // a scenario or a profile addon needs them.
 func AddonImages() []Image {
-	return append([]Image{Redis()}, ChaosMesh()...)
+	return append(append([]Image{Redis()}, ChaosMesh()...), Multus())
 }

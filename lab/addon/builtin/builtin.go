@@ -6,4 +6,5 @@ package builtin
 import (
 	// Each addon package registers itself in init.
 	_ "github.com/nodelab/nodelab/lab/addon/chaosmesh"
+	_ "github.com/nodelab/nodelab/lab/addon/multus"
 )

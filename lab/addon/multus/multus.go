@@ -1,0 +1,379 @@
+// Package multus is the multus addon: Multus CNI in thin mode, installed
+// from the manifest upstream ships in its Go module
+// (deployments/multus-daemonset.yml of images.MultusModule at
+// images.MultusVersion) with only the images, pull policy and priority
+// class changed, and the NetworkAttachmentDefinition CRD from the NAD
+// client module go.mod pins. Pods then get extra interfaces from
+// NetworkAttachmentDefinitions named in their k8s.v1.cni.cncf.io/networks
+// annotation, while the lab's own CNI (flannel or kindnet) stays the
+// primary network: thin_entrypoint writes 00-multus.conf delegating to it.
+//
+// The NADs the scenarios use need the reference CNI plugins bridge,
+// macvlan and host-local in every node's /opt/cni/bin. Forge nodes have
+// Debian's; kindest/node has only host-local, loopback, ptp and portmap,
+// so on such nodes Install builds the plugins from
+// images.CNIPluginsModule (static, with the local Go toolchain) and copies
+// them in.
+//
+// Install waits for the CRD to be Established, the DaemonSet to be ready
+// and updated on every node, and 00-multus.conf plus the plugins to be on
+// every node: thin_entrypoint exits 0 on errors (its container restarts),
+// so a ready DaemonSet alone does not prove the node is configured.
+package multus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/addon"
+	"github.com/nodelab/nodelab/lab/images"
+	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/nodeexec"
+)
+
+const (
+	// Name is the addon's profile name.
+	Name = "multus"
+	// Namespace holds the DaemonSet (upstream's choice).
+	Namespace = "kube-system"
+	// DaemonSet is upstream's thin-mode DaemonSet.
+	DaemonSet = "kube-multus-ds"
+	// ReadyTimeout bounds each wait of Install.
+	ReadyTimeout = 5 * time.Minute
+	// ConfFile is what thin_entrypoint writes on each node.
+	ConfFile = "/etc/cni/net.d/00-multus.conf"
+	// CNIBinDir is where containerd looks for CNI plugins on kind nodes.
+	CNIBinDir = "/opt/cni/bin"
+
+	// NADModule is the NetworkAttachmentDefinition client go.mod pins; its
+	// artifacts/networks-crd.yaml is the CRD installed.
+	NADModule  = "github.com/k8snetworkplumbingwg/network-attachment-definition-client"
+	NADVersion = "v1.7.7"
+)
+
+// Plugins are the reference CNI plugins the scenarios' NADs use, as
+// (binary name, package below images.CNIPluginsModule).
+var Plugins = [][2]string{
+	{"bridge", "plugins/main/bridge"},
+	{"macvlan", "plugins/main/macvlan"},
+	{"host-local", "plugins/ipam/host-local"},
+	{"static", "plugins/ipam/static"},
+	{"tuning", "plugins/meta/tuning"},
+}
+
+func init() { addon.Register(Addon{}) }
+
+// Addon installs Multus.
+type Addon struct{}
+
+// Name implements addon.Addon.
+func (Addon) Name() string { return Name }
+
+// Images implements addon.Addon.
+func (Addon) Images() []images.Image { return []images.Image{images.Multus()} }
+
+// ModuleDir returns a module's folder, downloading it through the Go
+// module proxy when needed.
+func ModuleDir(ctx context.Context, mod, version string) (string, error) {
+	ref := mod + "@" + version
+	out, err := exec.CommandContext(ctx, "go", "mod", "download", "-json", ref).Output()
+	if err != nil {
+		return "", fmt.Errorf("download %s for its manifests (needs the go command and the module proxy): %w", ref, err)
+	}
+	var m struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &m); err != nil {
+		return "", fmt.Errorf("download %s: %w", ref, err)
+	}
+	if m.Dir == "" {
+		return "", fmt.Errorf("download %s: no module folder (%s)", ref, m.Error)
+	}
+	return m.Dir, nil
+}
+
+// Render returns the objects to apply for src: the NAD CRD first, then
+// upstream's thin-mode manifest with our changes.
+func Render(ctx context.Context, src images.Source) ([]*unstructured.Unstructured, error) {
+	nadDir, err := ModuleDir(ctx, NADModule, NADVersion)
+	if err != nil {
+		return nil, err
+	}
+	crd, err := manifest.Decode(os.DirFS(nadDir), "artifacts/networks-crd.yaml")
+	if err != nil {
+		return nil, err
+	}
+	multusDir, err := ModuleDir(ctx, images.MultusModule, images.MultusVersion)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := manifest.Decode(os.DirFS(multusDir), "deployments/multus-daemonset.yml")
+	if err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	out = append(out, crd...)
+	for _, o := range objs {
+		// The upstream file carries the CRD too; the NAD client's copy of
+		// it (same schema) is the one installed.
+		if o.GetKind() == "CustomResourceDefinition" {
+			continue
+		}
+		if o.GetKind() == "DaemonSet" {
+			if err := customize(o, images.Multus().Ref(src)); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// customize sets the image of every (init) container, IfNotPresent (a
+// forge image cannot be pulled) and system-node-critical: the kubelet
+// never evicts it under the memory pressure other scenarios cause, and a
+// node whose Multus is gone cannot start pods (00-multus.conf stays).
+func customize(ds *unstructured.Unstructured, image string) error {
+	for _, field := range []string{"containers", "initContainers"} {
+		cs, _, err := unstructured.NestedSlice(ds.Object, "spec", "template", "spec", field)
+		if err != nil {
+			return fmt.Errorf("multus DaemonSet %s: %w", field, err)
+		}
+		for i := range cs {
+			c, ok := cs[i].(map[string]any)
+			if !ok {
+				return fmt.Errorf("multus DaemonSet %s[%d] is not an object", field, i)
+			}
+			c["image"] = image
+			c["imagePullPolicy"] = string(corev1.PullIfNotPresent)
+		}
+		if err := unstructured.SetNestedSlice(ds.Object, cs, "spec", "template", "spec", field); err != nil {
+			return err
+		}
+	}
+	return unstructured.SetNestedField(ds.Object, "system-node-critical", "spec", "template", "spec", "priorityClassName")
+}
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// Install implements addon.Addon.
+func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
+	objs, err := Render(ctx, src)
+	if err != nil {
+		return err
+	}
+	if !l.Attached {
+		if err := ensurePlugins(ctx, l); err != nil {
+			return err
+		}
+	}
+	if src == images.SourceForge {
+		// A rebuilt forge image keeps its tag: name its ID in the pod
+		// template so the pods roll when the image changed.
+		id, err := imageID(ctx, images.MultusForgeImage)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			if o.GetKind() == "DaemonSet" {
+				_ = unstructured.SetNestedField(o.Object, id, "spec", "template", "metadata", "annotations", "nodelab.dev/image-ids")
+			}
+		}
+	}
+	ap, err := manifest.NewApplier(l.Config)
+	if err != nil {
+		return err
+	}
+	var crds, rest []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" {
+			crds = append(crds, o)
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	if err := ap.Apply(ctx, crds); err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(l.Config)
+	if err != nil {
+		return err
+	}
+	for _, c := range crds {
+		if err := WaitEstablished(ctx, dyn, c.GetName()); err != nil {
+			return err
+		}
+	}
+	ap.ResetMapping()
+	if err := ap.Apply(ctx, rest); err != nil {
+		return err
+	}
+	return waitReady(ctx, l)
+}
+
+func imageID(ctx context.Context, ref string) (string, error) {
+	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", ref).Output()
+	if err != nil {
+		return "", fmt.Errorf("image %s is not in the local engine: %w", ref, err)
+	}
+	id := strings.TrimPrefix(strings.TrimSpace(string(out)), "sha256:")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return id, nil
+}
+
+// WaitEstablished waits until the named CRD is Established.
+func WaitEstablished(ctx context.Context, dyn dynamic.Interface, name string) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, time.Second, ReadyTimeout, true, func(ctx context.Context) (bool, error) {
+		u, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			if m["type"] == "Established" && m["status"] == "True" {
+				return true, nil
+			}
+		}
+		last = fmt.Sprintf("conditions %v", conds)
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("CRD %s Established within %s: %w; last seen: %s", name, ReadyTimeout, err, last)
+	}
+	return nil
+}
+
+// waitReady waits for the DaemonSet to be ready and updated everywhere and,
+// on a lab with node containers, for 00-multus.conf on every node.
+func waitReady(ctx context.Context, l *lab.Lab) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, ReadyTimeout, true, func(ctx context.Context) (bool, error) {
+		ds, err := l.Client.AppsV1().DaemonSets(Namespace).Get(ctx, DaemonSet, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		st := ds.Status
+		last = fmt.Sprintf("daemons ready=%d/%d updated=%d", st.NumberReady, st.DesiredNumberScheduled, st.UpdatedNumberScheduled)
+		if st.DesiredNumberScheduled == 0 || st.NumberReady != st.DesiredNumberScheduled || st.UpdatedNumberScheduled != st.DesiredNumberScheduled || ds.Status.ObservedGeneration < ds.Generation {
+			return false, nil
+		}
+		if l.Attached {
+			return true, nil
+		}
+		missing, err := nodesWithout(ctx, l, ConfFile)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		if len(missing) > 0 {
+			last += fmt.Sprintf("; %s not yet written on %s", ConfFile, strings.Join(missing, ", "))
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("wait for Multus to be ready within %s: %w; last seen: %s (see `kubectl -n %s logs ds/%s`)", ReadyTimeout, err, last, Namespace, DaemonSet)
+	}
+	return nil
+}
+
+// nodesWithout lists the lab's nodes on which path does not exist.
+func nodesWithout(ctx context.Context, l *lab.Lab, paths ...string) ([]string, error) {
+	kn, err := l.KindNodes()
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, n := range kn {
+		for _, p := range paths {
+			if _, err := nodeexec.Run(ctx, n, "test", "-e", p); err != nil {
+				missing = append(missing, n.String()+":"+p)
+			}
+		}
+	}
+	return missing, nil
+}
+
+// ensurePlugins puts the reference plugins on every node that lacks one,
+// building them once per version into the user's cache.
+func ensurePlugins(ctx context.Context, l *lab.Lab) error {
+	kn, err := l.KindNodes()
+	if err != nil {
+		return err
+	}
+	var dir string
+	for _, n := range kn {
+		for _, p := range Plugins {
+			target := filepath.Join(CNIBinDir, p[0])
+			if _, err := nodeexec.Run(ctx, n, "test", "-x", target); err == nil {
+				continue
+			}
+			if dir == "" {
+				if dir, err = BuildPlugins(ctx); err != nil {
+					return err
+				}
+			}
+			data, err := os.ReadFile(filepath.Join(dir, p[0]))
+			if err != nil {
+				return err
+			}
+			if err := nodeexec.WriteFile(ctx, n, target, data, 0o755); err != nil {
+				return fmt.Errorf("install CNI plugin %s: %w", p[0], err)
+			}
+		}
+	}
+	return nil
+}
+
+// BuildPlugins builds Plugins statically (CGO_ENABLED=0) with `go install
+// pkg@version` into $XDG_CACHE_HOME/nodelab/cni-plugins-<version> and
+// returns that folder; an earlier build is reused.
+func BuildPlugins(ctx context.Context) (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cache, "nodelab", "cni-plugins-"+images.CNIPluginsVersion)
+	complete := true
+	for _, p := range Plugins {
+		if _, err := os.Stat(filepath.Join(dir, p[0])); err != nil {
+			complete = false
+		}
+	}
+	if complete {
+		return dir, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	args := []string{"install", "-trimpath", "-ldflags=-s -w"}
+	for _, p := range Plugins {
+		args = append(args, images.CNIPluginsModule+"/"+p[1]+"@"+images.CNIPluginsVersion)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOBIN="+dir, "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the reference CNI plugins (go %s): %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return dir, nil
+}
