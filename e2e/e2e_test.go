@@ -30,7 +30,7 @@ import (
 
 var (
 	flagKubeconfig   = flag.String("nodelab.kubeconfig", os.Getenv("NODELAB_KUBECONFIG"), "attach to this cluster instead of creating a lab (never deleted); default $NODELAB_KUBECONFIG")
-	flagProfile      = flag.String("nodelab.profile", os.Getenv("NODELAB_PROFILE"), "profile file for the lab (default: the embedded default profile)")
+	flagProfile      = flag.String("nodelab.profile", os.Getenv("NODELAB_PROFILE"), "profile file or built-in profile name (multus) for the lab (default: the embedded default profile)")
 	flagRetain       = flag.Bool("nodelab.retain", os.Getenv("NODELAB_RETAIN") == "1", "keep the lab after the suite (and after a failed create)")
 	flagTimeoutScale = flag.Float64("nodelab.timeout-scale", scenarios.TimeoutScale, "multiply every timeout (slow hosts); default $NODELAB_TIMEOUT_SCALE or 1")
 	flagArtifacts    = flag.String("nodelab.artifacts", artifactsDefault(), "where JUnit and reports go; default $ARTIFACTS or _artifacts")
@@ -90,7 +90,7 @@ func loadProfile(path string) (*profile.Profile, error) {
 	if path == "" {
 		return profile.Default(), nil
 	}
-	return profile.Load(path)
+	return profile.LoadBuiltinOrFile(path)
 }
 
 // recordLabFacts puts what the lab is into the report: every reader of a

@@ -13,7 +13,7 @@ type profileFlags struct {
 }
 
 func (p *profileFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&p.path, "profile", "p", "", "profile file (default: the embedded default profile: 1 control plane + 2 workers)")
+	cmd.Flags().StringVarP(&p.path, "profile", "p", "", "profile file, or a built-in profile by name (multus); default: the embedded default profile, 1 control plane + 2 workers")
 	cmd.Flags().StringVar(&p.name, "name", "", "lab name (overrides the profile's name)")
 }
 
@@ -24,7 +24,7 @@ func (p *profileFlags) load() (*profile.Profile, error) {
 		prof = profile.Default()
 	} else {
 		var err error
-		if prof, err = profile.Load(p.path); err != nil {
+		if prof, err = profile.LoadBuiltinOrFile(p.path); err != nil {
 			return nil, usageError{err}
 		}
 	}
