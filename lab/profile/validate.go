@@ -22,10 +22,11 @@ const MaxNameLength = 40
 // KnownAddons maps each addon name a profile may list to a one-line
 // description.
 var KnownAddons = map[string]string{
-	"chaos-mesh":    "Chaos Mesh: pod, network, stress and IO chaos through CRDs",
-	"traefik":       "Traefik ingress controller",
-	"redis-cluster": "a Redis Cluster StatefulSet to break and watch recover",
-	"multus":        "Multus CNI: secondary pod network interfaces",
+	"chaos-mesh":          "Chaos Mesh: pod, network, stress and IO chaos through CRDs",
+	"traefik":             "Traefik ingress controller",
+	"redis-cluster":       "a Redis Cluster StatefulSet to break and watch recover",
+	"multus":              "Multus CNI: secondary pod network interfaces",
+	"multi-networkpolicy": "MultiNetworkPolicy enforcer for Multus secondary networks (upstream image only: not buildable offline)",
 }
 
 // EvictionSignals are the kubelet eviction signal names a profile may set

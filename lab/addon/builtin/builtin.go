@@ -6,5 +6,6 @@ package builtin
 import (
 	// Each addon package registers itself in init.
 	_ "github.com/nodelab/nodelab/lab/addon/chaosmesh"
+	_ "github.com/nodelab/nodelab/lab/addon/multinetworkpolicy"
 	_ "github.com/nodelab/nodelab/lab/addon/multus"
 )
