@@ -31,6 +31,10 @@ var (
 	ScenarioRedisPortForward = register("scenario:redis-port-forward", "redis-cluster MOVED redirects behind kubectl port-forward, and two fixes")
 	// ScenarioIngressRollout selects the scenario `ingress-rollout`.
 	ScenarioIngressRollout = register("scenario:ingress-rollout", "zero-downtime ingress-controller rollouts behind an AWS-NLB-like L4 proxy")
+	// ScenarioMultusNetwork selects the scenario `multus-network`.
+	ScenarioMultusNetwork = register("scenario:multus-network", "Multus secondary networks: NetworkPolicy misses net1, MultiNetworkPolicy covers it")
+	// NeedsMultus marks specs that install the multus addon.
+	NeedsMultus = register("needs:multus", "installs Multus (thin mode) and attaches pods to a bridge NetworkAttachmentDefinition")
 	// AddonChaosMesh selects the Chaos Mesh addon's own smoke specs.
 	AddonChaosMesh = register("addon:chaos-mesh", "the Chaos Mesh addon installs and injects/recovers a StressChaos cleanly")
 	// Slow marks specs that take more than a minute.

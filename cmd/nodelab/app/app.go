@@ -23,6 +23,7 @@ import (
 	_ "github.com/nodelab/nodelab/scenarios/cgroupaccounting"
 	_ "github.com/nodelab/nodelab/scenarios/lab"
 	_ "github.com/nodelab/nodelab/scenarios/memorypressure"
+	_ "github.com/nodelab/nodelab/scenarios/multusnetwork"
 	_ "github.com/nodelab/nodelab/scenarios/redisportforward"
 )
 

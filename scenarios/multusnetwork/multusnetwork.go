@@ -1,0 +1,489 @@
+// Package multusnetwork is the runbook of scenario `multus-network`:
+// secondary networks with Multus, and why NetworkPolicy does not cover
+// them.
+//
+//  1. Deploy: install Multus, create the bridge NetworkAttachmentDefinition
+//     lab-bridge (10.10.0.0/24, no gateway, no masquerade) and three
+//     agnhost servers on one node, each attached to it.
+//  2. Secondary network: each pod has net1 with an address from the range,
+//     pod-to-pod traffic over net1 works, eth0 is still the lab's pod
+//     network, and neither the host nor any node routes 10.10.0.0/24.
+//  3. Pitfall: a NetworkPolicy denying ingress to server stops new
+//     connections over eth0 (the control) but not over net1: the primary
+//     CNI enforces policy on its own interface only. Needs a pod network
+//     that enforces NetworkPolicy, which is measured (lab/netpolicy), not
+//     assumed; otherwise the step skips with what was measured.
+//  4. Fix: a MultiNetworkPolicy for lab-bridge lets server accept net1
+//     ingress only from 10.10.0.0/24 and connect over net1 only to
+//     client's /32: server→client works, server→other is dropped, and the
+//     MULTI-INGRESS/MULTI-EGRESS chains are in server's network namespace.
+//     Needs the multi-networkpolicy-iptables enforcer, which only exists as
+//     an upstream image (images.MultiNetworkPolicyUnavailable).
+package multusnetwork
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing/fstest"
+	"time"
+
+	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
+	"github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+
+	"github.com/nodelab/nodelab/fixtures"
+	nodelab "github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/addon"
+	"github.com/nodelab/nodelab/lab/addon/multinetworkpolicy"
+	"github.com/nodelab/nodelab/lab/addon/multus"
+	"github.com/nodelab/nodelab/lab/images"
+	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/netpolicy"
+	"github.com/nodelab/nodelab/lab/nodeexec"
+	"github.com/nodelab/nodelab/lab/podexec"
+	"github.com/nodelab/nodelab/scenarios"
+)
+
+// Info describes the scenario.
+var Info = scenarios.Info{
+	ID:       "multus-network",
+	Summary:  "pitfall: a NetworkPolicy denying ingress stops eth0 but not a Multus secondary interface (net1 on a bridge NAD); fix: a MultiNetworkPolicy for the NAD, enforced in the pod's network namespace",
+	Labels:   []string{"needs:multus"},
+	Requires: []string{"a lab created by nodelab (routes and the bridge are checked in the node containers)", "≥ 1 worker", "pitfall: a pod network that enforces NetworkPolicy (measured)", "fix: the multi-networkpolicy-iptables image (a registry)"},
+	Typical:  2 * time.Minute,
+}
+
+const (
+	// NAD is the NetworkAttachmentDefinition the pods attach.
+	NAD = "lab-bridge"
+	// Bridge is the Linux bridge the NAD creates on the node.
+	Bridge = "nodelab-br0"
+	// Port is where the agnhost servers listen, on every interface.
+	Port = 8080
+	// Net1 is the interface name Multus gives the first extra network.
+	Net1 = "net1"
+)
+
+// Range is the NAD's subnet (the seed's).
+var Range = netip.MustParsePrefix("10.10.0.0/24")
+
+// Runbook runs the scenario on a lab.
+type Runbook struct {
+	Lab       *nodelab.Lab
+	Addons    addon.Options
+	Namespace string
+	Node      string
+	// Log receives what a human wants to read.
+	Log func(format string, args ...any)
+
+	node nodes.Node
+	pods map[string]*corev1.Pod
+	net1 map[string]netip.Addr // pod name → net1 address
+}
+
+// New returns a runbook for a lab.
+func New(l *nodelab.Lab, opts addon.Options) *Runbook {
+	return &Runbook{Lab: l, Addons: opts, Log: func(string, ...any) {}}
+}
+
+func init() {
+	scenarios.Register(scenarios.Scenario{Info: Info, Steps: func(l *nodelab.Lab) ([]scenarios.Step, func(context.Context) error) {
+		r := New(l, scenarios.Addons)
+		return []scenarios.Step{
+			{Name: "deploy: multus, the lab-bridge NAD (10.10.0.0/24), three attached servers on one node", Run: r.Deploy},
+			{Name: "net1 from the range, traffic over net1, eth0 untouched, no 10.10.0.0/24 route", Run: r.SecondaryNetwork},
+			{Name: "pitfall: a deny-ingress NetworkPolicy stops eth0, not net1", Run: r.PitfallPolicyMissesNet1},
+			{Name: "fix: a MultiNetworkPolicy for lab-bridge, ingress from the range, egress to one /32", Run: r.FixMultiNetworkPolicy},
+		}, r.Cleanup
+	}})
+}
+
+func (r *Runbook) t() scenarios.Timeouts { return scenarios.T() }
+
+// Deploy installs Multus and starts the attached pods on one worker.
+func (r *Runbook) Deploy(ctx context.Context) error {
+	if r.Lab.Attached {
+		return scenarios.Skipf("requires a lab created by nodelab: the bridge and routes are checked in the node containers; this run is attached to %s", r.Lab.Kubeconfig)
+	}
+	kn, err := r.Lab.KindNodes()
+	if err != nil {
+		return err
+	}
+	for _, n := range kn {
+		if role, err := n.Role(); err == nil && role == "worker" {
+			r.node = n
+			break
+		}
+	}
+	if r.node == nil {
+		return scenarios.Skipf("needs a worker node; lab %s has only a control plane", r.Lab.Name)
+	}
+	r.Node = r.node.String()
+	if err := addon.Ensure(ctx, r.Lab, r.Addons, multus.Name); err != nil {
+		return err
+	}
+	if r.Namespace, err = r.Lab.CreateNamespace(ctx, "nodelab-multus-network"); err != nil {
+		return err
+	}
+	if err := r.apply(ctx, "multus-network/network.yaml", nil); err != nil {
+		return err
+	}
+	pods, err := manifest.DecodePods(fixtures.FS, "multus-network/pods.yaml")
+	if err != nil {
+		return err
+	}
+	running, err := r.Lab.CreatePodsOn(ctx, r.Namespace, r.Node, images.AgnhostImage, pods, r.t().PodStart)
+	if err != nil {
+		return err
+	}
+	r.pods, r.net1 = map[string]*corev1.Pod{}, map[string]netip.Addr{}
+	for i := range running {
+		p := &running[i]
+		r.pods[p.Name] = p
+		st, err := NetworkStatus(p)
+		if err != nil {
+			return err
+		}
+		for _, s := range st {
+			if s.Interface == Net1 && len(s.IPs) > 0 {
+				if a, err := netip.ParseAddr(s.IPs[0]); err == nil {
+					r.net1[p.Name] = a
+				}
+			}
+		}
+		r.Log("pod %s: eth0 %s, net1 %s", p.Name, p.Status.PodIP, r.net1[p.Name])
+	}
+	return nil
+}
+
+// apply applies a fixture in the scenario's namespace, after edit.
+func (r *Runbook) apply(ctx context.Context, path string, edit func(string) string) error {
+	data, err := fixtures.FS.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	s := string(data)
+	if edit != nil {
+		s = edit(s)
+	}
+	objs, err := manifest.Decode(mapFS(path, s), path)
+	if err != nil {
+		return err
+	}
+	ap, err := manifest.NewApplier(r.Lab.Config)
+	if err != nil {
+		return err
+	}
+	return ap.Apply(ctx, objs, manifest.InNamespace(r.Namespace))
+}
+
+// SecondaryNetwork checks net1, traffic over it, eth0 and the routes.
+func (r *Runbook) SecondaryNetwork(ctx context.Context) error {
+	if err := r.requireDeployed(); err != nil {
+		return err
+	}
+	node, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, r.Node, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	podCIDR, err := netip.ParsePrefix(node.Spec.PodCIDR)
+	if err != nil {
+		return fmt.Errorf("node %s podCIDR %q: %w", r.Node, node.Spec.PodCIDR, err)
+	}
+	if err := scenarios.Check(func(g gomega.Gomega) {
+		for _, name := range []string{"server", "client", "other"} {
+			a, ok := r.net1[name]
+			g.Expect(ok).To(gomega.BeTrue(), "pod %s has no %s in its network-status annotation %q", name, Net1, r.pods[name].Annotations[nadv1.NetworkStatusAnnot])
+			g.Expect(Range.Contains(a)).To(gomega.BeTrue(), "pod %s: %s %s is outside %s", name, Net1, a, Range)
+			eth0, err := netip.ParseAddr(r.pods[name].Status.PodIP)
+			g.Expect(err).NotTo(gomega.HaveOccurred())
+			g.Expect(podCIDR.Contains(eth0)).To(gomega.BeTrue(), "pod %s: eth0 %s is outside node %s's podCIDR %s: the primary network changed", name, eth0, r.Node, podCIDR)
+		}
+	}); err != nil {
+		return err
+	}
+	if err := r.eventuallyConnects(ctx, "client", r.net1["server"]); err != nil {
+		return fmt.Errorf("client to server over %s: %w", Net1, err)
+	}
+	if err := r.eventuallyConnects(ctx, "client", r.eth0("server")); err != nil {
+		return fmt.Errorf("client to server over eth0: %w", err)
+	}
+	r.Log("client → server works over net1 (%s) and eth0 (%s)", r.net1["server"], r.eth0("server"))
+	return r.NoRangeRoutes(ctx)
+}
+
+// NoRangeRoutes checks that neither the host nor a node routes Range and
+// that the bridge on the pods' node has no IPv4 address.
+func (r *Runbook) NoRangeRoutes(ctx context.Context) error {
+	host, err := hostRoutes(ctx)
+	if err != nil {
+		return err
+	}
+	if bad := overlapping(host, Range); len(bad) > 0 {
+		return fmt.Errorf("the host routes %s: %s (secondary traffic must stay on the lab's bridges)", Range, strings.Join(bad, "; "))
+	}
+	kn, err := r.Lab.KindNodes()
+	if err != nil {
+		return err
+	}
+	for _, n := range kn {
+		out, err := nodeexec.Run(ctx, n, "ip", "-4", "route", "show", "table", "all")
+		if err != nil {
+			return err
+		}
+		if bad := overlapping(out, Range); len(bad) > 0 {
+			return fmt.Errorf("node %s routes %s: %s", n, Range, strings.Join(bad, "; "))
+		}
+	}
+	out, err := nodeexec.Run(ctx, r.node, "ip", "-4", "-o", "addr", "show", "dev", Bridge)
+	if err != nil {
+		return fmt.Errorf("bridge %s on %s: %w", Bridge, r.Node, err)
+	}
+	if strings.TrimSpace(out) != "" {
+		return fmt.Errorf("bridge %s on %s has an IPv4 address (%s): the NAD's isGateway must stay false", Bridge, r.Node, strings.TrimSpace(out))
+	}
+	r.Log("no route to %s on the host or any node; %s on %s has no address", Range, Bridge, r.Node)
+	return nil
+}
+
+// PitfallPolicyMissesNet1 applies the deny-ingress NetworkPolicy: eth0
+// closes, net1 stays open.
+func (r *Runbook) PitfallPolicyMissesNet1(ctx context.Context) error {
+	if err := r.requireDeployed(); err != nil {
+		return err
+	}
+	v, err := netpolicy.Cached(ctx, r.Lab, netpolicy.ProbeOptions{})
+	if err != nil {
+		return fmt.Errorf("measure whether the pod network enforces NetworkPolicy: %w", err)
+	}
+	if !v.Enforced {
+		return scenarios.Skipf("the pitfall needs a primary network that enforces NetworkPolicy (kindnetd where the kernel has nft queue; flannel never does); measured: %s", v.Reason)
+	}
+	r.Log("%s", v.Reason)
+	if err := r.apply(ctx, "multus-network/policies.yaml", nil); err != nil {
+		return err
+	}
+	defer func() {
+		_ = r.Lab.Client.NetworkingV1().NetworkPolicies(r.Namespace).Delete(context.WithoutCancel(ctx), "deny-ingress-to-server", metav1.DeleteOptions{})
+	}()
+	closedAfter, err := r.eventuallyBlocked(ctx, "client", r.eth0("server"))
+	if err != nil {
+		return fmt.Errorf("the NetworkPolicy should stop client → server over eth0 (the control): %w", err)
+	}
+	// net1 stays open, checked for as long as eth0 took to close, at least 10s.
+	deadline := time.Now().Add(max(closedAfter, 10*time.Second))
+	n := 0
+	for time.Now().Before(deadline) {
+		if err := connect(ctx, r.Lab, r.Namespace, "client", r.net1["server"]); err != nil {
+			return fmt.Errorf("client → server over %s failed %s after eth0 closed (attempt %d): %w; the pitfall did not reproduce", Net1, time.Since(deadline.Add(-max(closedAfter, 10*time.Second))).Round(time.Second), n+1, err)
+		}
+		n++
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(r.t().Poll):
+		}
+	}
+	r.Log("pitfall reproduced: eth0 closed after %s, net1 accepted %d of %d new connections while the policy was in place", closedAfter.Round(100*time.Millisecond), n, n)
+	return nil
+}
+
+// FixMultiNetworkPolicy applies the MultiNetworkPolicy and checks traffic
+// in both directions and the chains in server's network namespace.
+func (r *Runbook) FixMultiNetworkPolicy(ctx context.Context) error {
+	if err := r.requireDeployed(); err != nil {
+		return err
+	}
+	if addon.Source(r.Lab) == images.SourceForge {
+		return scenarios.Skipf("%s", images.MultiNetworkPolicyUnavailable)
+	}
+	if err := addon.Ensure(ctx, r.Lab, r.Addons, multinetworkpolicy.Name); err != nil {
+		return err
+	}
+	clientIP := r.net1["client"].String()
+	if err := r.apply(ctx, "multus-network/multi-policy.yaml", func(s string) string { return strings.ReplaceAll(s, "CLIENT_NET1_IP", clientIP) }); err != nil {
+		return err
+	}
+	if _, err := r.eventuallyBlocked(ctx, "server", r.net1["other"]); err != nil {
+		return fmt.Errorf("server → other over %s should be dropped (egress only to %s/32): %w", Net1, clientIP, err)
+	}
+	if err := r.eventuallyConnects(ctx, "server", r.net1["client"]); err != nil {
+		return fmt.Errorf("server → client over %s (the allowed /32): %w", Net1, err)
+	}
+	if err := r.eventuallyConnects(ctx, "client", r.net1["server"]); err != nil {
+		return fmt.Errorf("client → server over %s (ingress from %s): %w", Net1, Range, err)
+	}
+	rules, err := r.podIptables(ctx, "server")
+	if err != nil {
+		return err
+	}
+	for _, chain := range []string{"MULTI-INGRESS", "MULTI-EGRESS"} {
+		if !strings.Contains(rules, ":"+chain+" ") {
+			return fmt.Errorf("chain %s is not in server's network namespace; iptables-save shows:\n%s", chain, rules)
+		}
+	}
+	r.Log("fix verified: server → client %s ok, server → other %s dropped, client → server ok; MULTI-INGRESS and MULTI-EGRESS in server's netns", clientIP, r.net1["other"])
+	return nil
+}
+
+// podIptables is iptables-save run in the pod's network namespace, entered
+// from the node through the PID of its container's first process.
+func (r *Runbook) podIptables(ctx context.Context, pod string) (string, error) {
+	p, err := r.Lab.Client.CoreV1().Pods(r.Namespace).Get(ctx, pod, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	dir, v, err := nodeexec.FindContainerCgroup(ctx, r.node, nodeexec.ContainerCgroup{
+		QOS: p.Status.QOSClass, PodUID: string(p.UID), ContainerID: p.Status.ContainerStatuses[0].ContainerID})
+	if err != nil {
+		return "", err
+	}
+	procs, err := nodeexec.ReadFile(ctx, r.node, nodeexec.MemoryCgroupDir(v, dir)+"/cgroup.procs")
+	if err != nil {
+		return "", err
+	}
+	pid, _, _ := strings.Cut(strings.TrimSpace(string(procs)), "\n")
+	if _, err := strconv.Atoi(pid); err != nil {
+		return "", fmt.Errorf("pod %s: no process in its cgroup %s", pod, dir)
+	}
+	return nodeexec.Run(ctx, r.node, "nsenter", "-t", pid, "-n", "iptables-save")
+}
+
+// Cleanup deletes the scenario's namespace (Multus stays installed).
+func (r *Runbook) Cleanup(ctx context.Context) error {
+	if r.Namespace == "" {
+		return nil
+	}
+	return r.Lab.DeleteNamespace(ctx, r.Namespace, r.t().Cleanup)
+}
+
+func (r *Runbook) requireDeployed() error {
+	if r.pods == nil {
+		return fmt.Errorf("the deploy step has not run (or failed)")
+	}
+	return nil
+}
+
+func (r *Runbook) eth0(pod string) netip.Addr {
+	a, _ := netip.ParseAddr(r.pods[pod].Status.PodIP)
+	return a
+}
+
+// eventuallyConnects retries new connections from pod to ip until one
+// works, within the Network timeout.
+func (r *Runbook) eventuallyConnects(ctx context.Context, from string, ip netip.Addr) error {
+	var last error
+	deadline := time.Now().Add(r.t().Network)
+	for {
+		if last = connect(ctx, r.Lab, r.Namespace, from, ip); last == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no connection from %s to %s:%d within %s: %w", from, ip, Port, r.t().Network, last)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(r.t().Poll):
+		}
+	}
+}
+
+// eventuallyBlocked retries new connections until one fails, within the
+// Network timeout, and returns how long that took.
+func (r *Runbook) eventuallyBlocked(ctx context.Context, from string, ip netip.Addr) (time.Duration, error) {
+	start := time.Now()
+	for {
+		if err := connect(ctx, r.Lab, r.Namespace, from, ip); err != nil {
+			r.Log("%s → %s:%d blocked after %s: %v", from, ip, Port, time.Since(start).Round(100*time.Millisecond), err)
+			return time.Since(start), nil
+		}
+		if time.Since(start) > r.t().Network {
+			return 0, fmt.Errorf("new connections from %s to %s:%d still succeed after %s", from, ip, Port, r.t().Network)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(r.t().Poll):
+		}
+	}
+}
+
+// connect opens one new TCP connection from the pod (agnhost connect,
+// 2s timeout).
+func connect(ctx context.Context, l *nodelab.Lab, ns, pod string, ip netip.Addr) error {
+	_, err := podexec.Run(ctx, l.Config, l.Client, podexec.Target{Namespace: ns, Pod: pod, Container: "netexec"},
+		"/agnhost", "connect", netip.AddrPortFrom(ip, Port).String(), "--timeout=2s")
+	return err
+}
+
+// NetworkStatus decodes Multus's network-status annotation of a pod.
+func NetworkStatus(p *corev1.Pod) ([]nadv1.NetworkStatus, error) {
+	raw, ok := p.Annotations[nadv1.NetworkStatusAnnot]
+	if !ok {
+		return nil, fmt.Errorf("pod %s/%s has no %s annotation: Multus did not handle it (is 00-multus.conf on node %s?)", p.Namespace, p.Name, nadv1.NetworkStatusAnnot, p.Spec.NodeName)
+	}
+	var st []nadv1.NetworkStatus
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return nil, fmt.Errorf("pod %s/%s annotation %s: %w", p.Namespace, p.Name, nadv1.NetworkStatusAnnot, err)
+	}
+	return st, nil
+}
+
+// overlapping returns the lines of `ip route` output whose destination
+// overlaps prefix (default routes excluded: they match everything).
+func overlapping(routes string, prefix netip.Prefix) []string {
+	var bad []string
+	for _, line := range strings.Split(routes, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		dst := f[0]
+		switch dst {
+		case "unreachable", "blackhole", "prohibit", "throw":
+			// Not a path anywhere.
+			continue
+		}
+		if dst == "local" || dst == "broadcast" || dst == "multicast" {
+			if len(f) < 2 {
+				continue
+			}
+			dst = f[1]
+		}
+		if dst == "default" {
+			continue
+		}
+		if !strings.Contains(dst, "/") {
+			dst += "/32"
+		}
+		p, err := netip.ParsePrefix(dst)
+		if err != nil {
+			continue
+		}
+		if p.Overlaps(prefix) {
+			bad = append(bad, strings.TrimSpace(line))
+		}
+	}
+	return bad
+}
+
+// hostRoutes is the host's `ip -4 route show table all`.
+func hostRoutes(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "ip", "-4", "route", "show", "table", "all").Output()
+	if err != nil {
+		return "", fmt.Errorf("list the host's routes (ip -4 route show table all): %w", err)
+	}
+	return string(out), nil
+}
+
+func mapFS(path, data string) fstest.MapFS {
+	return fstest.MapFS{path: {Data: []byte(data)}}
+}
