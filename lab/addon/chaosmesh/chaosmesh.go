@@ -23,6 +23,8 @@ package chaosmesh
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os/exec"
@@ -153,10 +155,42 @@ func Render(ctx context.Context, src images.Source) ([]*unstructured.Unstructure
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // Install implements addon.Addon.
+//
+// The chart generates new TLS certificates on every render (genCA), so
+// applying it again to a running install swaps the webhook's caBundle
+// before the controller serves the new certificate: admission calls then
+// fail with "x509: certificate signed by unknown authority" until the
+// Secret reaches the pod. An install whose controller carries the same
+// install key (chart values, module version, forge image IDs) is therefore
+// left as it is, once it is ready.
 func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
+	ids := ""
+	if src == images.SourceForge {
+		var err error
+		if ids, err = forgeImageIDs(ctx); err != nil {
+			return err
+		}
+	}
+	key, err := installKey(src, ids)
+	if err != nil {
+		return err
+	}
+	if d, err := l.Client.AppsV1().Deployments(Namespace).Get(ctx, "chaos-controller-manager", metav1.GetOptions{}); err == nil && d.Annotations[installKeyAnnotation] == key {
+		return waitReady(ctx, l)
+	}
 	objs, err := Render(ctx, src)
 	if err != nil {
 		return err
+	}
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" && o.GetName() == "chaos-controller-manager" {
+			a := o.GetAnnotations()
+			if a == nil {
+				a = map[string]string{}
+			}
+			a[installKeyAnnotation] = key
+			o.SetAnnotations(a)
+		}
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace, Labels: map[string]string{manifest.ManagedByLabel: manifest.ManagedByValue}}}
 	if _, err := l.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -199,10 +233,6 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 	if src == images.SourceForge {
 		// A rebuilt forge image keeps its tag: name the image IDs in the
 		// pod templates so the pods roll when an image changed.
-		ids, err := forgeImageIDs(ctx)
-		if err != nil {
-			return err
-		}
 		for _, o := range rest {
 			if k := o.GetKind(); k == "Deployment" || k == "DaemonSet" {
 				_ = unstructured.SetNestedField(o.Object, ids, "spec", "template", "metadata", "annotations", "nodelab.dev/image-ids")
@@ -281,6 +311,20 @@ func waitReady(ctx context.Context, l *lab.Lab) error {
 		return fmt.Errorf("wait for Chaos Mesh to be ready within %s: %w; last seen: %s (see `kubectl -n %s get pods` and the chaos-daemon logs)", ReadyTimeout, err, last, Namespace)
 	}
 	return nil
+}
+
+// installKeyAnnotation on the controller Deployment says what was installed.
+const installKeyAnnotation = "nodelab.dev/install-key"
+
+// installKey hashes what an install is made of: the chart values for src,
+// the module version and the forge image IDs (empty for upstream images).
+func installKey(src images.Source, imageIDs string) (string, error) {
+	v, err := json.Marshal(Values(src))
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(images.ChaosMeshModuleVersion + "\n" + imageIDs + "\n" + string(v)))
+	return hex.EncodeToString(sum[:8]), nil
 }
 
 // AllowNamespace lets chaos be injected into ns (enableFilterNamespace).

@@ -54,3 +54,16 @@ func TestRenderUsesOurValues(t *testing.T) {
 		t.Errorf("kinds = %v, want the CRDs, one DaemonSet, one Deployment", kinds)
 	}
 }
+
+func TestInstallKeyNamesWhatIsInstalled(t *testing.T) {
+	a, err := installKey(images.SourceForge, "abc,def")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := installKey(images.SourceForge, "abc,def")
+	c, _ := installKey(images.SourceForge, "abc,123")
+	d, _ := installKey(images.SourceUpstream, "")
+	if a != b || a == c || a == d || c == d {
+		t.Fatalf("keys: same inputs %s/%s, other image IDs %s, upstream %s", a, b, c, d)
+	}
+}
