@@ -39,12 +39,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
+	"github.com/nodelab/nodelab/lab/gomod"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
 )
@@ -75,19 +75,11 @@ func (Addon) Images() []images.Image { return images.ChaosMesh() }
 // ChartDir returns the chart folder inside the chaos-mesh module, downloading
 // the module through the Go module proxy when needed.
 func ChartDir(ctx context.Context) (string, error) {
-	mod := "github.com/chaos-mesh/chaos-mesh@" + images.ChaosMeshModuleVersion
-	out, err := exec.CommandContext(ctx, "go", "mod", "download", "-json", mod).Output()
+	dir, err := gomod.Dir(ctx, "github.com/chaos-mesh/chaos-mesh", images.ChaosMeshModuleVersion)
 	if err != nil {
-		return "", fmt.Errorf("download %s for its Helm chart (needs the go command and the module proxy): %w", mod, err)
+		return "", err
 	}
-	var m struct{ Dir, Error string }
-	if err := json.Unmarshal(out, &m); err != nil {
-		return "", fmt.Errorf("download %s: %w", mod, err)
-	}
-	if m.Dir == "" {
-		return "", fmt.Errorf("download %s: no module folder (%s)", mod, m.Error)
-	}
-	return m.Dir + "/helm/chaos-mesh", nil
+	return dir + "/helm/chaos-mesh", nil
 }
 
 // imageValues splits a reference into the chart's registry/repository/tag.
@@ -152,8 +144,6 @@ func Render(ctx context.Context, src images.Source) ([]*unstructured.Unstructure
 	return objs, nil
 }
 
-var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-
 // Install implements addon.Addon.
 //
 // The chart generates new TLS certificates on every render (genCA), so
@@ -216,7 +206,7 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 		return err
 	}
 	for _, c := range crds {
-		if err := waitEstablished(ctx, dyn, c.GetName()); err != nil {
+		if err := manifest.WaitEstablished(ctx, dyn, c.GetName(), ReadyTimeout); err != nil {
 			return err
 		}
 	}
@@ -243,30 +233,6 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 		return err
 	}
 	return waitReady(ctx, l)
-}
-
-func waitEstablished(ctx context.Context, dyn dynamic.Interface, name string) error {
-	var last string
-	err := wait.PollUntilContextTimeout(ctx, time.Second, ReadyTimeout, true, func(ctx context.Context) (bool, error) {
-		u, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
-		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-		for _, c := range conds {
-			m, _ := c.(map[string]any)
-			if m["type"] == "Established" && m["status"] == "True" {
-				return true, nil
-			}
-		}
-		last = fmt.Sprintf("conditions %v", conds)
-		return false, nil
-	})
-	if err != nil {
-		return fmt.Errorf("CRD %s Established within %s: %w; last seen: %s", name, ReadyTimeout, err, last)
-	}
-	return nil
 }
 
 // waitReady waits for the controller (Available, webhook endpoint ready)

@@ -23,7 +23,7 @@ import (
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
-	"github.com/nodelab/nodelab/lab/addon/multus"
+	"github.com/nodelab/nodelab/lab/gomod"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
 )
@@ -59,7 +59,7 @@ func (Addon) Images() []images.Image { return nil }
 
 // Render returns the CRD and the enforcer's objects with image.
 func Render(ctx context.Context, image string) ([]*unstructured.Unstructured, error) {
-	dir, err := multus.ModuleDir(ctx, Module, Version)
+	dir, err := gomod.Dir(ctx, Module, Version)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 	if err != nil {
 		return err
 	}
-	if err := multus.WaitEstablished(ctx, dyn, objs[0].GetName()); err != nil {
+	if err := manifest.WaitEstablished(ctx, dyn, objs[0].GetName(), ReadyTimeout); err != nil {
 		return err
 	}
 	ap.ResetMapping()

@@ -23,7 +23,6 @@ package multus
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -34,12 +33,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
+	"github.com/nodelab/nodelab/lab/gomod"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/nodeexec"
@@ -86,28 +85,10 @@ func (Addon) Name() string { return Name }
 // Images implements addon.Addon.
 func (Addon) Images() []images.Image { return []images.Image{images.Multus()} }
 
-// ModuleDir returns a module's folder, downloading it through the Go
-// module proxy when needed.
-func ModuleDir(ctx context.Context, mod, version string) (string, error) {
-	ref := mod + "@" + version
-	out, err := exec.CommandContext(ctx, "go", "mod", "download", "-json", ref).Output()
-	if err != nil {
-		return "", fmt.Errorf("download %s for its manifests (needs the go command and the module proxy): %w", ref, err)
-	}
-	var m struct{ Dir, Error string }
-	if err := json.Unmarshal(out, &m); err != nil {
-		return "", fmt.Errorf("download %s: %w", ref, err)
-	}
-	if m.Dir == "" {
-		return "", fmt.Errorf("download %s: no module folder (%s)", ref, m.Error)
-	}
-	return m.Dir, nil
-}
-
 // Render returns the objects to apply for src: the NAD CRD first, then
 // upstream's thin-mode manifest with our changes.
 func Render(ctx context.Context, src images.Source) ([]*unstructured.Unstructured, error) {
-	nadDir, err := ModuleDir(ctx, NADModule, NADVersion)
+	nadDir, err := gomod.Dir(ctx, NADModule, NADVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +96,7 @@ func Render(ctx context.Context, src images.Source) ([]*unstructured.Unstructure
 	if err != nil {
 		return nil, err
 	}
-	multusDir, err := ModuleDir(ctx, images.MultusModule, images.MultusVersion)
+	multusDir, err := gomod.Dir(ctx, images.MultusModule, images.MultusVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -166,8 +147,6 @@ func customize(ds *unstructured.Unstructured, image string) error {
 	return unstructured.SetNestedField(ds.Object, "system-node-critical", "spec", "template", "spec", "priorityClassName")
 }
 
-var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-
 // Install implements addon.Addon.
 func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 	objs, err := Render(ctx, src)
@@ -212,7 +191,7 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 		return err
 	}
 	for _, c := range crds {
-		if err := WaitEstablished(ctx, dyn, c.GetName()); err != nil {
+		if err := manifest.WaitEstablished(ctx, dyn, c.GetName(), ReadyTimeout); err != nil {
 			return err
 		}
 	}
@@ -233,31 +212,6 @@ func imageID(ctx context.Context, ref string) (string, error) {
 		id = id[:12]
 	}
 	return id, nil
-}
-
-// WaitEstablished waits until the named CRD is Established.
-func WaitEstablished(ctx context.Context, dyn dynamic.Interface, name string) error {
-	var last string
-	err := wait.PollUntilContextTimeout(ctx, time.Second, ReadyTimeout, true, func(ctx context.Context) (bool, error) {
-		u, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
-		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-		for _, c := range conds {
-			m, _ := c.(map[string]any)
-			if m["type"] == "Established" && m["status"] == "True" {
-				return true, nil
-			}
-		}
-		last = fmt.Sprintf("conditions %v", conds)
-		return false, nil
-	})
-	if err != nil {
-		return fmt.Errorf("CRD %s Established within %s: %w; last seen: %s", name, ReadyTimeout, err, last)
-	}
-	return nil
 }
 
 // waitReady waits for the DaemonSet to be ready and updated everywhere and,
