@@ -85,6 +85,16 @@ type Config struct {
 	// deregistration delay ends (deregistration_delay.connection_termination.enabled).
 	// When false they go on until either end closes them.
 	TerminateOnDeregistration bool
+	// TerminateOnUnhealthy resets a target's flows when it turns unhealthy
+	// (target_health_state.unhealthy.connection_termination.enabled; AWS's
+	// default, true, is what AWSDefaults sets). When false, the flows of an
+	// unhealthy target go on, for UnhealthyDrainingInterval if it is set
+	// (target_health_state.unhealthy.draining_interval_seconds, default 0:
+	// until either end closes them), and new flows still avoid it.
+	TerminateOnUnhealthy bool
+	// UnhealthyDrainingInterval bounds how long the flows of an unhealthy
+	// target go on when TerminateOnUnhealthy is off; 0 means no bound.
+	UnhealthyDrainingInterval time.Duration
 	// ConnectTimeout bounds the dial to a target.
 	ConnectTimeout time.Duration
 	// TimeScale divides every duration above, so that CI runs in seconds what
@@ -117,6 +127,9 @@ type Config struct {
 //     the "3–5 min" AWS support quoted in aws-load-balancer-controller#1834;
 //   - deregistration delay 300 s (API_TargetGroupAttribute
 //     deregistration_delay.timeout_seconds), connection termination off;
+//   - connections to unhealthy targets terminated
+//     (target_health_state.unhealthy.connection_termination.enabled, default
+//     true; draining_interval_seconds 0);
 //   - connect timeout 10 s (not an AWS number: a bound for a dead target).
 func AWSDefaults() Config {
 	return Config{
@@ -132,6 +145,7 @@ func AWSDefaults() Config {
 		RegistrationPropagation:   180 * time.Second,
 		DeregistrationPropagation: 180 * time.Second,
 		DeregistrationDelay:       300 * time.Second,
+		TerminateOnUnhealthy:      true,
 		ConnectTimeout:            10 * time.Second,
 		TimeScale:                 1,
 	}
@@ -172,6 +186,7 @@ func (c Config) Scaled() Config {
 	c.RegistrationPropagation = div(c.RegistrationPropagation)
 	c.DeregistrationPropagation = div(c.DeregistrationPropagation)
 	c.DeregistrationDelay = div(c.DeregistrationDelay)
+	c.UnhealthyDrainingInterval = div(c.UnhealthyDrainingInterval)
 	c.ConnectTimeout = timeout(c.ConnectTimeout)
 	c.TimeScale = 1
 	if c.HealthCheck.Protocol == ProtocolHTTP && c.HealthCheck.Path == "" {
@@ -216,9 +231,10 @@ func (c Config) Validate() error {
 		"connect timeout":       c.ConnectTimeout,
 	}
 	nonNegative := map[string]time.Duration{
-		"registration propagation":   c.RegistrationPropagation,
-		"deregistration propagation": c.DeregistrationPropagation,
-		"deregistration delay":       c.DeregistrationDelay,
+		"registration propagation":    c.RegistrationPropagation,
+		"deregistration propagation":  c.DeregistrationPropagation,
+		"deregistration delay":        c.DeregistrationDelay,
+		"unhealthy draining interval": c.UnhealthyDrainingInterval,
 	}
 	for _, name := range slices.Sorted(maps.Keys(positive)) {
 		if positive[name] <= 0 {
@@ -235,6 +251,9 @@ func (c Config) Validate() error {
 	}
 	if hc.UnhealthyThreshold < 1 {
 		errs = append(errs, fmt.Errorf("unhealthy threshold is %d: it must be at least 1 (AWS allows 2–10)", hc.UnhealthyThreshold))
+	}
+	if c.TerminateOnUnhealthy && c.UnhealthyDrainingInterval > 0 {
+		errs = append(errs, fmt.Errorf("unhealthy draining interval %v is set with unhealthy connection termination on: AWS allows it only when termination is off", c.UnhealthyDrainingInterval))
 	}
 	if !(c.TimeScale >= 0) || math.IsInf(c.TimeScale, 0) {
 		errs = append(errs, fmt.Errorf("time scale is %v: it must be positive (or 0 for 1)", c.TimeScale))

@@ -118,7 +118,7 @@ func (n *NLB) observe(tg *target, stop <-chan struct{}, reason string, err error
 	if changed && !n.failOpenLocked() {
 		for _, t := range n.targets {
 			if t.state == StateUnhealthy {
-				resets = append(resets, n.resetFlowsLocked(t)...)
+				resets = append(resets, n.unhealthyFlowsLocked(t)...)
 			}
 		}
 	}
@@ -126,4 +126,24 @@ func (n *NLB) observe(tg *target, stop <-chan struct{}, reason string, err error
 	for _, f := range resets {
 		f.reset()
 	}
+}
+
+// unhealthyFlowsLocked returns the flows of unhealthy tg to reset now: all
+// of them when TerminateOnUnhealthy is set; otherwise none, and with an
+// UnhealthyDrainingInterval the ones still open when it ends (unless tg
+// recovered by then).
+func (n *NLB) unhealthyFlowsLocked(tg *target) []*flow {
+	if n.cfg.TerminateOnUnhealthy {
+		return n.resetFlowsLocked(tg)
+	}
+	if n.cfg.UnhealthyDrainingInterval > 0 && tg.unhealthyTimer == nil && len(tg.flows) > 0 {
+		tg.unhealthyTimer = n.afterFunc(n.cfg.UnhealthyDrainingInterval, func() []*flow {
+			tg.unhealthyTimer = nil
+			if tg.state != StateUnhealthy || n.failOpenLocked() {
+				return nil
+			}
+			return n.resetFlowsLocked(tg)
+		})
+	}
+	return nil
 }

@@ -2,7 +2,9 @@ package nlb
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 )
 
 // healthzLab has two instance targets a (127.0.0.2) and b (127.0.0.3)
@@ -118,4 +120,51 @@ func TestDialFailureResetsTheClient(t *testing.T) {
 		s := l.stats(gone.addr)
 		return s.DialErrors == 1 && s.ActiveFlows == 0
 	})
+}
+
+func TestUnhealthyFlowsGoOnWithConnectionTerminationOff(t *testing.T) {
+	noLeaks(t)
+	a := startBackend(t, "127.0.0.2", "a", nil)
+	b := startBackend(t, "127.0.0.3", "b", nil)
+	port, hs := startHealthz(t, "127.0.0.2", "127.0.0.3")
+	cfg := testConfig()
+	cfg.UseHealthCheckNodePort(port)
+	cfg.TerminateOnUnhealthy = false
+	cfg.UnhealthyDrainingInterval = 60 * time.Second
+	l := startLab(t, cfg)
+	l.makeHealthy(a.addr, b.addr)
+	toA := l.flowTo("a")
+
+	hs[0].code.Store(http.StatusServiceUnavailable)
+	l.tick(a.addr, b.addr)
+	l.tick(a.addr, b.addr)
+	if s := l.stats(a.addr); s.State != StateUnhealthy {
+		t.Fatalf("two failures: a is %s, want unhealthy", s.State)
+	}
+	// Termination off: the open flow goes on, new flows avoid a.
+	toA.mustReach(t, "a")
+	if got := l.landings(16); got["b"] != 16 {
+		t.Fatalf("16 new flows with a unhealthy landed %v, want all on b", got)
+	}
+	l.clk.Advance(l.cfg.UnhealthyDrainingInterval - time.Second)
+	toA.mustReach(t, "a")
+	if s := l.stats(a.addr); s.Resets != 0 {
+		t.Fatalf("a's flow was reset %d times before the draining interval ended", s.Resets)
+	}
+	// The draining interval ends: what is still open is reset.
+	l.clk.Advance(time.Second)
+	toA.mustBeReset(t)
+	eventually(t, "a's reset counted", func() bool { return l.stats(a.addr).Resets == 1 })
+}
+
+func TestDrainingIntervalNeedsTerminationOff(t *testing.T) {
+	cfg := AWSDefaults()
+	cfg.UnhealthyDrainingInterval = time.Minute
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "termination") {
+		t.Fatalf("draining interval with termination on: err %v, want one naming connection termination", err)
+	}
+	cfg.TerminateOnUnhealthy = false
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("draining interval with termination off: %v", err)
+	}
 }

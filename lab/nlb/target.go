@@ -97,9 +97,9 @@ type target struct {
 	checks, total, bytesTo, bytesFrom, resets, dialErrors uint64
 	flows                                                 map[*flow]struct{}
 
-	regTimer, deregTimer, drainTimer Timer
-	stopHealth                       chan struct{}
-	ticker                           Ticker
+	regTimer, deregTimer, drainTimer, unhealthyTimer Timer
+	stopHealth                                       chan struct{}
+	ticker                                           Ticker
 }
 
 // routable reports whether the target may get new flows: healthy ones
@@ -118,7 +118,7 @@ func (t *target) routable(failOpen bool) bool {
 }
 
 func (t *target) stopTimers() {
-	for _, tm := range []Timer{t.regTimer, t.deregTimer, t.drainTimer} {
+	for _, tm := range []Timer{t.regTimer, t.deregTimer, t.drainTimer, t.unhealthyTimer} {
 		if tm != nil {
 			tm.Stop()
 		}
