@@ -27,10 +27,17 @@
 // goes through a keep-alive Transport, the rest through one that opens a new
 // TCP connection per request, because a rollout fails the two differently:
 // new connections are refused or reset at connect, requests on an open
-// connection are reset when its target goes away. Each request is a single
-// attempt: Go's Transport would otherwise resend an idempotent request whose
-// reused connection failed, hiding from the probe the resets that other
-// clients see.
+// connection are reset when its target goes away. The probe does its own
+// retry decision, not Go's Transport's, which would resend an idempotent
+// request whose reused connection failed in any way and so hide the resets
+// that other clients see. The one case resent, once, on a new connection, is
+// the one every HTTP client resends (RFC 9112 §9.3.1): the server closed the
+// reused keep-alive connection in an orderly way (FIN) before any byte of a
+// response, so it never processed the request — what a server's graceful
+// shutdown does to idle connections. Such requests are marked
+// Request.Resent and counted in the summary; their outcome is the second
+// attempt's. A reset (RST), a timeout, a refused connect or an error after
+// the response began is never resent.
 //
 // # Results
 //

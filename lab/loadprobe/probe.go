@@ -2,6 +2,7 @@ package loadprobe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -160,10 +162,47 @@ func (p *probe) do(ctx context.Context, i int) Request {
 	rctx, cancel := context.WithTimeout(httptrace.WithClientTrace(context.WithoutCancel(ctx), trace), p.o.Timeout)
 	defer cancel()
 	q.Start = time.Now()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, p.url, nil)
+	status, err := p.send(rctx, p.clients[btoi(ka)])
+	q.Reused = reused.Load() == 1
+	if ka && q.Reused && idleClosed(status, err) {
+		// The server closed the reused connection (FIN) before any byte of
+		// a response: resend once on a new connection, as Go's Transport
+		// and browsers do for a GET (RFC 9112 §9.3.1).
+		q.Resent, q.FirstErr = true, err.Error()
+		rctx2, cancel2 := context.WithTimeout(httptrace.WithClientTrace(context.WithoutCancel(ctx), trace), p.o.Timeout)
+		defer cancel2()
+		status, err = p.send(rctx2, p.clients[0])
+	}
+	q.End = time.Now()
+	q.Status = status
+	q.Attempts = int(attempts.Load())
+	q.Outcome = Classify(q.Status, err)
+	if err != nil {
+		q.Err = err.Error()
+	}
+	return q
+}
+
+// idleClosed reports whether a request on a reused connection failed
+// because the server had closed it in an orderly way (EOF, or Go's "server
+// closed idle connection") before any response byte: the request was not
+// processed. A reset (RST), a timeout or a refused connect is not.
+func idleClosed(status int, err error) bool {
+	if err == nil || status != 0 {
+		return false
+	}
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return false
+	}
+	return errors.Is(err, io.EOF) || strings.Contains(err.Error(), "server closed idle connection")
+}
+
+// send makes one attempt of the probe's GET with client c and reads the
+// body; it returns the status (0 without a response) and the error.
+func (p *probe) send(ctx context.Context, c *http.Client) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
 	if err != nil { // not expected: the URL was parsed already
-		q.End, q.Outcome, q.Err = q.Start, Other, err.Error()
-		return q
+		return 0, err
 	}
 	// A body that is not http.NoBody and has no GetBody makes the request
 	// non-replayable, so the Transport never retries it on a fresh
@@ -173,20 +212,13 @@ func (p *probe) do(ctx context.Context, i int) Request {
 	if p.o.Host != "" {
 		req.Host = p.o.Host
 	}
-	resp, err := p.clients[btoi(ka)].Do(req)
-	if err == nil {
-		q.Status = resp.StatusCode
-		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-		resp.Body.Close()
-	}
-	q.End = time.Now()
-	q.Reused = reused.Load() == 1
-	q.Attempts = int(attempts.Load())
-	q.Outcome = Classify(q.Status, err)
+	resp, err := c.Do(req)
 	if err != nil {
-		q.Err = err.Error()
+		return 0, err
 	}
-	return q
+	_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	resp.Body.Close()
+	return resp.StatusCode, err
 }
 
 func btoi(b bool) int {

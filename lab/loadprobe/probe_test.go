@@ -172,7 +172,7 @@ func TestRunResetOnReusedConnNotRetried(t *testing.T) {
 		t.Errorf("got %s, want every second request reset", r.Summary())
 	}
 	for _, q := range r.Failures() {
-		if !q.Reused || q.Attempts != 1 || q.Outcome != Reset {
+		if !q.Reused || q.Attempts != 1 || q.Outcome != Reset || q.Resent {
 			t.Errorf("failure %+v, want a reset on a reused connection, one attempt", q)
 		}
 	}
@@ -246,5 +246,40 @@ func TestRunSkipsWhenWorkersBusy(t *testing.T) {
 	r := run(t, Options{URL: srv.URL, Rate: 100, Duration: 200 * time.Millisecond, Workers: 2, Timeout: 300 * time.Millisecond})
 	if len(r.Requests) != 2 || r.Skipped < 10 || r.Counts[Timeout] != 2 {
 		t.Errorf("got %s, want 2 requests (timed out) and the other slots skipped", r.Summary())
+	}
+}
+
+// TestRunResendsWhenServerClosedReusedConn closes every connection in an
+// orderly way (FIN, no response) at its second request, as a server's
+// graceful shutdown closes idle keep-alive connections: each such request
+// is resent once on a new connection and ends OK, marked Resent.
+func TestRunResendsWhenServerClosedReusedConn(t *testing.T) {
+	var mu sync.Mutex
+	perConn := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		perConn[r.RemoteAddr]++
+		n := perConn[r.RemoteAddr]
+		mu.Unlock()
+		if n == 2 {
+			c, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Errorf("hijack: %v", err)
+				return
+			}
+			c.Close() // FIN, no response
+		}
+	}))
+	defer srv.Close()
+
+	r := run(t, Options{URL: srv.URL, Rate: 100, Duration: time.Second, MaxRequests: 10, KeepAliveFraction: 1, Workers: 1})
+	onlyOutcomes(t, r, OK)
+	if r.Resent() == 0 {
+		t.Fatalf("got %s, want requests resent after the orderly close", r.Summary())
+	}
+	for _, q := range r.Requests {
+		if q.Resent && (!q.Reused || q.FirstErr == "") {
+			t.Errorf("resent request %+v: want a reused connection and the first error", q)
+		}
 	}
 }

@@ -28,6 +28,12 @@ type Request struct {
 	// Attempts counts connections the request got: 1, or 0 when it failed
 	// before having one (refused, dial timeout).
 	Attempts int
+	// Resent is set when the server had closed the reused keep-alive
+	// connection before answering (FIN, no response byte) and the request
+	// was sent again on a new connection; FirstErr is that first error.
+	// Outcome is the second attempt's.
+	Resent   bool
+	FirstErr string
 	// Outcome is the request's class; Status its HTTP status (0 without a
 	// response) and Err its error, if any.
 	Outcome Outcome
@@ -87,10 +93,25 @@ func (r *Result) Summary() string {
 	}
 	s := fmt.Sprintf("%d requests in %v (stopped: %s): %s; %d on new connections, %d keep-alive",
 		len(r.Requests), r.End.Sub(r.Start).Round(time.Millisecond), r.Stop, strings.Join(parts, ", "), len(r.Requests)-ka, ka)
+	if n := r.Resent(); n > 0 {
+		s += fmt.Sprintf("; %d resent after the server closed an idle keep-alive connection", n)
+	}
 	if r.Skipped > 0 {
 		s += fmt.Sprintf("; %d slots skipped, every worker busy", r.Skipped)
 	}
 	return s
+}
+
+// Resent counts the requests sent a second time because the server had
+// closed their reused connection before answering (Request.Resent).
+func (r *Result) Resent() int {
+	n := 0
+	for _, q := range r.Requests {
+		if q.Resent {
+			n++
+		}
+	}
+	return n
 }
 
 // Event kinds of a rollout, as scenarios and FromNLB name them.
