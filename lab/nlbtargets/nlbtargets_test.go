@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,4 +227,28 @@ func openGap(gaps []Gap, node string) bool {
 		}
 	}
 	return false
+}
+
+func TestApplyAnnotations(t *testing.T) {
+	cfg := nlb.AWSDefaults()
+	err := ApplyAnnotations(&cfg, map[string]string{
+		AnnotationTargetType:          "ip",
+		AnnotationHealthCheckInterval: "10",
+		AnnotationHealthyThreshold:    "2",
+		AnnotationTargetGroupAttrs:    AttrUnhealthyTermination + "=false, " + AttrUnhealthyDrainingInterval + "=30," + AttrDeregistrationDelay + "=0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TargetType != nlb.TargetTypeIP || cfg.HealthCheck.Interval != 10*time.Second || cfg.HealthCheck.HealthyThreshold != 2 ||
+		cfg.TerminateOnUnhealthy || cfg.UnhealthyDrainingInterval != 30*time.Second || cfg.DeregistrationDelay != 0 {
+		t.Fatalf("config %+v", cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	err = ApplyAnnotations(&cfg, map[string]string{AnnotationTargetGroupAttrs: "stickiness.enabled=true", AnnotationHealthyThreshold: "1"})
+	if err == nil || !strings.Contains(err.Error(), "stickiness.enabled") || !strings.Contains(err.Error(), "2 to 10") {
+		t.Fatalf("err %v: want the unknown attribute and the threshold range named", err)
+	}
 }
