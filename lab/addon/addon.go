@@ -9,6 +9,7 @@ package addon
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -104,13 +105,21 @@ func Ensure(ctx context.Context, l *lab.Lab, opts Options, names ...string) erro
 
 // EnsureImages makes images available to the lab's nodes: on a forge lab it
 // builds them (when not up to date) and loads them into every node; other
-// labs pull them, so nothing is done.
+// labs pull them, except LocalOnly images (no registry has them), which
+// every lab builds and loads.
 func EnsureImages(ctx context.Context, l *lab.Lab, opts Options, imgs ...images.Image) error {
-	if Source(l) != images.SourceForge || len(imgs) == 0 {
+	if Source(l) != images.SourceForge {
+		imgs = slices.DeleteFunc(slices.Clone(imgs), func(im images.Image) bool { return !im.LocalOnly() })
+		if len(imgs) > 0 && l.Attached {
+			return fmt.Errorf("image %s is built by the nodelab forge and no registry has it, so attached cluster %s cannot pull it: "+
+				"push it (nodelab images build --image %s) to a registry the cluster pulls from, or use a lab nodelab created", imgs[0].Forge, l.Name, imgs[0].Name)
+		}
+	}
+	if len(imgs) == 0 {
 		return nil
 	}
 	if opts.Builder == nil {
-		return fmt.Errorf("lab %s uses forge images but no image builder was given", l.Name)
+		return fmt.Errorf("lab %s needs forge images (%s) but no image builder was given", l.Name, imgs[0].Forge)
 	}
 	var refs []string
 	for _, im := range imgs {

@@ -1,5 +1,7 @@
 package images
 
+import "strings"
+
 // Addon images: what the lab's addons and scenario workloads run besides
 // the node components. Upstream references are pulled on a machine with a
 // registry; Forge references are built locally by the offline forge
@@ -54,7 +56,27 @@ const (
 	// multus-network fix spec skips there (MultiNetworkPolicyUnavailable).
 	// Upstream's release workflow publishes "stable" for tagged releases.
 	MultiNetworkPolicyUpstreamImage = "ghcr.io/k8snetworkplumbingwg/multi-networkpolicy-iptables:stable"
+
+	// TraefikModule and TraefikVersion are the Traefik v3 release the
+	// ingress-rollout scenario's ingress controller runs. v3.7.x does not
+	// build from the module proxy here: 29 of its dependencies answer 403,
+	// among them containous/go-http-auth (the basic-auth middleware, a
+	// replace target) and lego v5's DNS provider SDKs; v3.6.12's all
+	// download. The forge image holds the traefik binary at upstream's path.
+	TraefikModule        = "github.com/traefik/traefik/v3"
+	TraefikVersion       = "v3.6.12"
+	TraefikUpstreamImage = "docker.io/library/traefik:" + TraefikVersion
+	TraefikForgeImage    = "nodelab.local/traefik:" + TraefikVersion
+
+	// EchoForgeImage is nodelab's own HTTP backend (cmd/nodelab-echo),
+	// built from this module's source tree. No registry has it, so its
+	// Upstream is the same reference and every lab builds it (LocalOnly).
+	EchoForgeImage = LocalRegistry + "/echo:v1"
 )
+
+// LocalRegistry is the registry part of every forge reference. An image
+// whose Upstream is under it exists only where the forge built it.
+const LocalRegistry = "nodelab.local"
 
 // MultiNetworkPolicyUnavailable is the exact reason a forge-only lab cannot
 // run a MultiNetworkPolicy enforcer.
@@ -68,6 +90,8 @@ const (
 	ChaosMeshControllerImageName = "chaos-mesh"
 	ChaosMeshDaemonImageName     = "chaos-daemon"
 	MultusImageName              = "multus"
+	TraefikImageName             = "traefik"
+	EchoImageName                = "echo"
 )
 
 // Redis is the redis-cluster fixture's image.
@@ -88,6 +112,24 @@ func Multus() Image {
 	return Image{Name: MultusImageName, Upstream: MultusUpstreamImage, Forge: MultusForgeImage}
 }
 
+// Traefik is the ingress-rollout scenario's ingress controller image.
+func Traefik() Image {
+	return Image{Name: TraefikImageName, Upstream: TraefikUpstreamImage, Forge: TraefikForgeImage}
+}
+
+// Echo is the ingress-rollout scenario's backend image (cmd/nodelab-echo).
+// It is LocalOnly: labs build and load it whatever their image source.
+func Echo() Image {
+	return Image{Name: EchoImageName, Upstream: EchoForgeImage, Forge: EchoForgeImage}
+}
+
+// LocalOnly reports whether no registry has the image (its Upstream is a
+// forge reference), so even a lab that pulls its images must have the
+// forge build it and load it into the nodes.
+func (i Image) LocalOnly() bool {
+	return strings.HasPrefix(i.Upstream, LocalRegistry+"/")
+}
+
 // Ref returns the reference to use for the given source: Forge for
 // SourceForge, Upstream otherwise.
 func (i Image) Ref(src Source) string {
@@ -101,5 +143,5 @@ func (i Image) Ref(src Source) string {
 // in the node image and not in Workloads(): labs get them on demand, when
 // a scenario or a profile addon needs them.
 func AddonImages() []Image {
-	return append(append([]Image{Redis()}, ChaosMesh()...), Multus())
+	return append(append([]Image{Redis()}, ChaosMesh()...), Multus(), Traefik(), Echo())
 }
