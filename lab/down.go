@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"sigs.k8s.io/kind/pkg/cluster"
+
+	"github.com/nodelab/nodelab/lab/nlbnet"
 )
 
 // DownOptions configure Down.
@@ -19,7 +21,8 @@ type DownOptions struct {
 // ErrNotOurs is wrapped by Down for a kind cluster nodelab did not create.
 var ErrNotOurs = errors.New("not a nodelab lab")
 
-// Down deletes a lab nodelab created: its node containers, kubeconfig,
+// Down deletes a lab nodelab created: its NLB data-plane container (left
+// by a run that crashed before closing it), node containers, kubeconfig,
 // record and (if the lab created it and it is now empty) the kind network.
 // It refuses kind clusters nodelab has no record of. Deleting a lab that
 // does not exist succeeds.
@@ -50,7 +53,8 @@ func Down(ctx context.Context, name string, opts DownOptions) error {
 			return fmt.Errorf("%w: kind cluster %q was re-created outside nodelab (control-plane container %.12s, record says %.12s); delete it yourself if it is yours", ErrNotOurs, name, id, rec.ControlPlaneID)
 		}
 	}
-	return cleanup(provider, opts.StateDir, rec)
+	// First, so that the kind network is empty when cleanup looks.
+	return errors.Join(nlbnet.Remove(ctx, name), cleanup(provider, opts.StateDir, rec))
 }
 
 // Status is what `nodelab status` shows of a lab.
