@@ -111,8 +111,8 @@ func EnsureImages(ctx context.Context, l *lab.Lab, opts Options, imgs ...images.
 	if Source(l) != images.SourceForge {
 		imgs = slices.DeleteFunc(slices.Clone(imgs), func(im images.Image) bool { return !im.LocalOnly() })
 		if len(imgs) > 0 && l.Attached {
-			return fmt.Errorf("image %s is built by the nodelab forge and no registry has it, so attached cluster %s cannot pull it: "+
-				"push it (nodelab images build --image %s) to a registry the cluster pulls from, or use a lab nodelab created", imgs[0].Forge, l.Name, imgs[0].Name)
+			return fmt.Errorf("image %s exists only where the nodelab forge builds it, and attached cluster %s can neither pull it nor be loaded with it: "+
+				"use a lab nodelab created (nodelab up)", imgs[0].Forge, l.Name)
 		}
 	}
 	if len(imgs) == 0 {
