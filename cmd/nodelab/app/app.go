@@ -21,6 +21,7 @@ import (
 
 	// Register every scenario in the catalog.
 	_ "github.com/nodelab/nodelab/scenarios/cgroupaccounting"
+	_ "github.com/nodelab/nodelab/scenarios/ingressrollout"
 	_ "github.com/nodelab/nodelab/scenarios/lab"
 	_ "github.com/nodelab/nodelab/scenarios/memorypressure"
 	_ "github.com/nodelab/nodelab/scenarios/multusnetwork"
@@ -115,7 +116,7 @@ func newRoot(g *globals) *cobra.Command {
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "no progress lines, only results and errors")
 	pf.StringVar(&g.stateDir, "state-dir", "", "where lab records and kubeconfigs live (default $XDG_STATE_HOME/nodelab)")
 	pf.Float64Var(&g.timeoutScale, "timeout-scale", 0, "multiply every scenario timeout (default $NODELAB_TIMEOUT_SCALE or 1)")
-	root.AddCommand(newUp(g), newDown(g), newStatus(g), newKubeconfig(g), newScenarios(g), newRun(g), newDoctor(g), newImages(g), newBench(g))
+	root.AddCommand(newUp(g), newDown(g), newStatus(g), newKubeconfig(g), newScenarios(g), newRun(g), newDoctor(g), newImages(g), newBench(g), newNLB(g))
 	return root
 }
 

@@ -1,0 +1,219 @@
+package ingressrollout
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/nodelab/nodelab/fixtures"
+	"github.com/nodelab/nodelab/lab/loadprobe"
+	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/nlb"
+	"github.com/nodelab/nodelab/lab/nlbtargets"
+)
+
+var svcLocal = nlbtargets.Service{NodePort: 30080, TargetPort: 8000, HealthCheckNodePort: 31000, Local: true}
+
+// fixtureDeployment is the traefik Deployment of the fixture.
+func fixtureDeployment(t *testing.T) *appsv1.Deployment {
+	t.Helper()
+	objs, err := manifest.Decode(fixtures.FS, "ingress-rollout/traefik.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range objs {
+		if u.GetKind() == "Deployment" {
+			var d appsv1.Deployment
+			if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &d); err != nil {
+				t.Fatal(err)
+			}
+			return &d
+		}
+	}
+	t.Fatal("no Deployment in ingress-rollout/traefik.yaml")
+	return nil
+}
+
+// The fix must outlast what the NLB does, derived from its own scaled
+// timing: preStop longer than the NLB needs to stop new flows, grace
+// longer than preStop plus Traefik's drain, and for instance targets a
+// minReadySeconds longer than a node takes to turn healthy.
+func TestFixOutlastsTheNLB(t *testing.T) {
+	for _, typ := range []nlb.TargetType{nlb.TargetTypeInstance, nlb.TargetTypeIP} {
+		t.Run(string(typ), func(t *testing.T) {
+			cfg, err := NLBConfig(typ, svcLocal, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := cfg.Scaled()
+			f := Fix(typ, cfg)
+			iv := s.HealthCheck.Interval
+			stopsNewFlows := iv * time.Duration(s.HealthCheck.UnhealthyThreshold)
+			if typ == nlb.TargetTypeIP {
+				stopsNewFlows = s.DeregistrationPropagation
+			}
+			if f.PreStop <= stopsNewFlows+iv {
+				t.Errorf("preStop %s ≤ %s (the NLB stops new flows) + %s (one check): the pod would stop serving while the NLB still sends to it", f.PreStop, stopsNewFlows, iv)
+			}
+			if f.Grace <= f.PreStop+traefikGrace {
+				t.Errorf("grace %s ≤ preStop %s + traefik's drain %s", f.Grace, f.PreStop, traefikGrace)
+			}
+			if f.Strategy == nil || f.Strategy.MaxSurge.IntValue() != 1 || f.Strategy.MaxUnavailable.IntValue() != 0 {
+				t.Errorf("strategy %+v, want maxSurge 1, maxUnavailable 0", f.Strategy)
+			}
+			if !f.RouteReadiness {
+				t.Error("readiness must go through the route")
+			}
+			switch typ {
+			case nlb.TargetTypeInstance:
+				if becomesHealthy := iv * time.Duration(s.HealthCheck.HealthyThreshold); f.MinReady <= becomesHealthy {
+					t.Errorf("minReadySeconds %s ≤ %s, the time a node with a new pod takes to turn healthy", f.MinReady, becomesHealthy)
+				}
+				if f.Gate {
+					t.Error("instance targets have no readiness gate")
+				}
+				with, err := NLBConfig(typ, svcLocal, f.ServiceAnnotations)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if with.TerminateOnUnhealthy {
+					t.Errorf("annotations %v leave connection termination on unhealthy on", f.ServiceAnnotations)
+				}
+			case nlb.TargetTypeIP:
+				if !f.Gate {
+					t.Error("ip targets need the readiness gate")
+				}
+			}
+			if f.PreStop%time.Second != 0 || f.Grace%time.Second != 0 {
+				t.Errorf("preStop %s and grace %s must be whole seconds (the API takes seconds)", f.PreStop, f.Grace)
+			}
+		})
+	}
+}
+
+// The instance NLB of a Local Service checks the healthCheckNodePort; the
+// ip NLB the traffic port over TCP; AWS's timing is divided by TimeScale.
+func TestNLBConfig(t *testing.T) {
+	inst, err := NLBConfig(nlb.TargetTypeInstance, svcLocal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hc := inst.HealthCheck; hc.Protocol != nlb.ProtocolHTTP || hc.Port != svcLocal.HealthCheckNodePort || hc.Path != "/healthz" {
+		t.Errorf("instance health check %+v, want HTTP /healthz on %d", hc, svcLocal.HealthCheckNodePort)
+	}
+	if got, want := inst.Scaled().HealthCheck.Interval, 30*time.Second/TimeScale; got != want {
+		t.Errorf("scaled interval %s, want %s", got, want)
+	}
+	ip, err := NLBConfig(nlb.TargetTypeIP, svcLocal, map[string]string{nlbtargets.AnnotationTargetType: "instance"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip.TargetType != nlb.TargetTypeIP || ip.HealthCheck.Protocol != nlb.ProtocolTCP || ip.HealthCheck.Port != 0 {
+		t.Errorf("ip config %s %+v, want ip targets checked over TCP on the traffic port", ip.TargetType, ip.HealthCheck)
+	}
+	if _, err := NLBConfig(nlb.TargetTypeIP, svcLocal, map[string]string{nlbtargets.AnnotationTargetGroupAttrs: "no.such.attribute=1"}); err == nil {
+		t.Error("an unknown target group attribute was accepted")
+	}
+}
+
+func TestTuningApply(t *testing.T) {
+	d := fixtureDeployment(t)
+	pit := d.DeepCopy()
+	Pitfall().apply(pit)
+	ps := pit.Spec.Template.Spec
+	if ps.Containers[0].Lifecycle != nil || ps.TerminationGracePeriodSeconds != nil || len(ps.ReadinessGates) != 0 || pit.Spec.MinReadySeconds != 0 {
+		t.Errorf("pitfall adds lifecycle %v, grace %v, gates %v, minReady %d: it must be the fixture as commonly deployed",
+			ps.Containers[0].Lifecycle, ps.TerminationGracePeriodSeconds, ps.ReadinessGates, pit.Spec.MinReadySeconds)
+	}
+	if p := ps.Containers[0].ReadinessProbe.HTTPGet; p.Path != "/ping" {
+		t.Errorf("pitfall readiness %s, want the fixture's /ping", p.Path)
+	}
+
+	cfg, _ := NLBConfig(nlb.TargetTypeIP, svcLocal, nil)
+	f := Fix(nlb.TargetTypeIP, cfg)
+	fix := d.DeepCopy()
+	f.apply(fix)
+	fs := fix.Spec.Template.Spec
+	c := fs.Containers[0]
+	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil || time.Duration(c.Lifecycle.PreStop.Sleep.Seconds)*time.Second != f.PreStop {
+		t.Errorf("fix lifecycle %+v, want a preStop sleep of %s", c.Lifecycle, f.PreStop)
+	}
+	if fs.TerminationGracePeriodSeconds == nil || time.Duration(*fs.TerminationGracePeriodSeconds)*time.Second != f.Grace {
+		t.Errorf("fix grace %v, want %s", fs.TerminationGracePeriodSeconds, f.Grace)
+	}
+	if len(fs.ReadinessGates) != 1 || fs.ReadinessGates[0].ConditionType != ReadinessGate {
+		t.Errorf("fix gates %v, want %s", fs.ReadinessGates, ReadinessGate)
+	}
+	if p := c.ReadinessProbe.HTTPGet; p.Path != "/" || p.Port.String() != "web" || len(p.HTTPHeaders) != 1 || p.HTTPHeaders[0].Value != Host {
+		t.Errorf("fix readiness %+v, want GET / on web with Host %s", p, Host)
+	}
+	if d.Spec.Template.Spec.Containers[0].Lifecycle != nil {
+		t.Error("apply changed the fixture it was given a copy of")
+	}
+}
+
+func TestNodeExposures(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	a := nlb.Target{Addr: netip.MustParseAddrPort("172.18.0.3:30080"), Name: "worker"}
+	b := nlb.Target{Addr: netip.MustParseAddrPort("172.18.0.4:30080"), Name: "worker2"}
+	events := []nlb.Event{
+		{Time: at(0), Target: a, From: nlb.StateInitial, To: nlb.StateHealthy},
+		{Time: at(0), Target: b, From: nlb.StateInitial, To: nlb.StateHealthy},
+		{Time: at(9.2), Target: b, From: nlb.StateHealthy, To: nlb.StateUnhealthy},
+	}
+	gaps := []nlbtargets.Gap{
+		{Node: "worker2", Start: at(2), End: at(12)}, // NLB noticed at 9.2: 7.2 s exposed
+		{Node: "worker", Start: at(5), End: at(5.1)}, // shorter than min
+	}
+	nodeOf := map[netip.AddrPort]string{a.Addr: "worker", b.Addr: "worker2"}
+	got := NodeExposures(gaps, events, func(p netip.AddrPort) string { return nodeOf[p] }, at(20), 300*time.Millisecond)
+	if len(got) != 1 {
+		t.Fatalf("exposures %v, want one", got)
+	}
+	if want := "node worker2 had no local endpoint for 7.2 s while the NLB still marked it healthy"; got[0].String() != want {
+		t.Errorf("exposure %q, want %q", got[0], want)
+	}
+}
+
+func TestPodExposures(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	p := nlb.Target{Addr: netip.MustParseAddrPort("10.244.1.5:8000"), Name: "traefik-abc"}
+	q := nlb.Target{Addr: netip.MustParseAddrPort("10.244.2.6:8000"), Name: "traefik-def"}
+	nlbEvents := []nlb.Event{
+		{Time: at(0), Target: p, From: nlb.StateInitial, To: nlb.StateHealthy},
+		{Time: at(0), Target: q, From: nlb.StateInitial, To: nlb.StateHealthy},
+		{Time: at(1), Target: p, From: nlb.StateHealthy, To: nlb.StateHealthy, Reason: nlb.ReasonDeregistrationRequested},
+		{Time: at(7), Target: p, From: nlb.StateHealthy, To: nlb.StateDraining},
+	}
+	events := []loadprobe.Event{
+		{At: at(1), Kind: loadprobe.KindPodTerminating, Subject: "traefik-abc"},
+		{At: at(1.5), Kind: loadprobe.KindPodTerminating, Subject: "traefik-abc"}, // first sight counts
+	}
+	got := PodExposures(events, nlbEvents, at(20), 300*time.Millisecond)
+	if len(got) != 1 || !strings.HasPrefix(got[0].String(), "pod traefik-abc terminating for 6.0 s while the NLB still sent it new flows") {
+		t.Fatalf("exposures %v, want traefik-abc for 6.0 s", got)
+	}
+}
+
+func TestFailureReportGroupsByCause(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	res := &loadprobe.Result{Window: 30 * time.Second, Requests: []loadprobe.Request{
+		{Start: t0.Add(time.Second), End: t0.Add(time.Second), Outcome: loadprobe.Reset},
+		{Start: t0.Add(2 * time.Second), End: t0.Add(2 * time.Second), Outcome: loadprobe.Reset},
+		{Start: t0.Add(3 * time.Second), End: t0.Add(3 * time.Second), Outcome: loadprobe.OK},
+		{Start: t0.Add(-time.Minute), End: t0.Add(-time.Minute), Outcome: loadprobe.Timeout},
+	}}
+	events := []loadprobe.Event{{At: t0, Kind: loadprobe.KindPodTerminating, Subject: "traefik-abc"}}
+	got := FailureReport(res, events)
+	for _, want := range []string{"2 reset after pod-terminating traefik-abc", "1 timeout after no rollout event within the window"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report %q lacks %q", got, want)
+		}
+	}
+}
