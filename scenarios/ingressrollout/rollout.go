@@ -469,4 +469,3 @@ func nlbLog(events []nlb.Event) string {
 	}
 	return strings.Join(s, "; ")
 }
-

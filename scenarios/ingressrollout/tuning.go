@@ -64,7 +64,9 @@ type Tuning struct {
 
 // Pitfall is Traefik as commonly deployed: default strategy, no preStop,
 // default grace period, readiness on /ping.
-func Pitfall() Tuning { return Tuning{Name: "as commonly deployed (no preStop, default grace and strategy)"} }
+func Pitfall() Tuning {
+	return Tuning{Name: "as commonly deployed (no preStop, default grace and strategy)"}
+}
 
 // traefikGrace is Traefik's default graceTimeOut: how long it lets
 // requests in flight finish after SIGTERM.
