@@ -2,7 +2,7 @@
 // zero-downtime rolling updates of an ingress controller (Traefik v3)
 // behind an AWS-NLB-like L4 proxy (lab/nlb), for both NLB target types.
 //
-//  1. Deploy: Traefik (two replicas, Service type LoadBalancer with
+//  1. Deploy: Traefik (one replica, the Helm chart's default; Service type LoadBalancer with
 //     externalTrafficPolicy Local), an Ingress to nodelab's echo backend.
 //  2. For instance targets (every node's NodePort, health-checked on the
 //     Service's healthCheckNodePort) and ip targets (pod IPs, reached from
@@ -121,7 +121,7 @@ func init() {
 	scenarios.Register(scenarios.Scenario{Info: Info, Steps: func(l *nodelab.Lab) ([]scenarios.Step, func(context.Context) error) {
 		r := New(l, scenarios.Addons)
 		return []scenarios.Step{
-			{Name: "deploy: traefik (2 replicas, LoadBalancer, externalTrafficPolicy Local), echo backend, Ingress", Run: r.Deploy},
+			{Name: "deploy: traefik (1 replica, LoadBalancer, externalTrafficPolicy Local), echo backend, Ingress", Run: r.Deploy},
 			{Name: "pitfall, instance targets: one rollout of traefik as commonly deployed fails requests", Run: r.PitfallInstance},
 			{Name: "fix, instance targets: 0 failed requests over 3 rollouts", Run: r.FixInstance},
 			{Name: "pitfall, ip targets: one rollout of traefik as commonly deployed fails requests", Run: r.PitfallIP},

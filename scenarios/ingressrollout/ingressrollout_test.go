@@ -2,6 +2,7 @@ package ingressrollout
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,8 +57,11 @@ func TestFixOutlastsTheNLB(t *testing.T) {
 			if typ == nlb.TargetTypeIP {
 				stopsNewFlows = s.DeregistrationPropagation
 			}
-			if f.PreStop <= stopsNewFlows+iv {
-				t.Errorf("preStop %s ≤ %s (the NLB stops new flows) + %s (one check): the pod would stop serving while the NLB still sends to it", f.PreStop, stopsNewFlows, iv)
+			if f.KeepAliveMaxTime <= 0 {
+				t.Fatal("the fix must retire keep-alive connections before SIGTERM")
+			}
+			if f.PreStop <= stopsNewFlows+f.KeepAliveMaxTime+iv {
+				t.Errorf("preStop %s ≤ %s (the NLB stops new flows) + %s (the oldest keep-alive connection retires) + %s (one check): the pod would stop serving while flows still reach it", f.PreStop, stopsNewFlows, f.KeepAliveMaxTime, iv)
 			}
 			if f.Grace <= f.PreStop+traefikGrace {
 				t.Errorf("grace %s ≤ preStop %s + traefik's drain %s", f.Grace, f.PreStop, traefikGrace)
@@ -150,6 +154,12 @@ func TestTuningApply(t *testing.T) {
 	}
 	if p := c.ReadinessProbe.HTTPGet; p.Path != "/" || p.Port.String() != "web" || len(p.HTTPHeaders) != 1 || p.HTTPHeaders[0].Value != Host {
 		t.Errorf("fix readiness %+v, want GET / on web with Host %s", p, Host)
+	}
+	if !slices.Contains(c.Args, "--entryPoints.web.transport.keepAliveMaxTime="+KeepAliveAge.String()) {
+		t.Errorf("fix args %v lack keepAliveMaxTime %s", c.Args, KeepAliveAge)
+	}
+	if slices.ContainsFunc(ps.Containers[0].Args, func(a string) bool { return strings.Contains(a, "keepAliveMaxTime") }) {
+		t.Error("the pitfall sets keepAliveMaxTime")
 	}
 	if d.Spec.Template.Spec.Containers[0].Lifecycle != nil {
 		t.Error("apply changed the fixture it was given a copy of")

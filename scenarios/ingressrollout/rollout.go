@@ -49,6 +49,35 @@ type Outcome struct {
 	Failures []loadprobe.Attribution
 	// Exposures are the times the NLB sent new flows where nothing served.
 	Exposures []Exposure
+	// Targets are the NLB's per-target counters at the end.
+	Targets []nlb.TargetStats
+}
+
+// TargetCounters formats the targets that reset flows or failed dials.
+func (o *Outcome) TargetCounters() string {
+	var s []string
+	for _, t := range o.Targets {
+		if t.Resets > 0 || t.DialErrors > 0 {
+			s = append(s, fmt.Sprintf("%s: %d flows, %d reset by the NLB, %d failed dials", t.Target, t.TotalFlows, t.Resets, t.DialErrors))
+		}
+	}
+	if len(s) == 0 {
+		return "no target reset a flow or failed a dial"
+	}
+	return strings.Join(s, "; ")
+}
+
+// detail is a failure with its error and how long it took.
+func detail(a loadprobe.Attribution) string {
+	q := a.Request
+	how := q.Conn
+	if q.Reused {
+		how += ", reused connection"
+	}
+	if q.Resent {
+		how += ", resent on a new connection after: " + q.FirstErr
+	}
+	return fmt.Sprintf("%s [%s; after %s: %s]", a, how, q.End.Sub(q.Start).Round(time.Millisecond), q.Err)
 }
 
 // Transitions counts NLB state changes into state, per target, that
@@ -115,8 +144,9 @@ func (r *Runbook) pitfall(ctx context.Context, t nlb.TargetType) error {
 	r.Log("pitfall (%s targets): %d of %d requests failed during 1 rollout: %s", t, res.Failed(), len(res.Requests), res.Summary())
 	r.Log("failures by cause: %s", FailureReport(res, o.Events))
 	for _, a := range first(o.Failures, 5) {
-		r.Log("  e.g. %s", a)
+		r.Log("  e.g. %s", detail(a))
 	}
+	r.Log("NLB: %s", o.TargetCounters())
 	for _, e := range o.Exposures {
 		r.Log("exposure: %s", e)
 	}
@@ -136,8 +166,8 @@ func (r *Runbook) fix(ctx context.Context, t nlb.TargetType) error {
 		return err
 	}
 	f := Fix(t, cfg)
-	r.Log("fix (%s targets): preStop %s, terminationGracePeriodSeconds %s, maxSurge 1, maxUnavailable 0, minReadySeconds %s, readiness through the route, readiness gate %v, service annotations %v",
-		t, f.PreStop, f.Grace, f.MinReady, f.Gate, f.ServiceAnnotations)
+	r.Log("fix (%s targets): keep-alive connections retired after %s, preStop %s, terminationGracePeriodSeconds %s, maxSurge 1, maxUnavailable 0, minReadySeconds %s, readiness through the route, readiness gate %v, service annotations %v",
+		t, f.KeepAliveMaxTime, f.PreStop, f.Grace, f.MinReady, f.Gate, f.ServiceAnnotations)
 	o, err := r.measure(ctx, t, f, r.Rollouts)
 	if err != nil {
 		return err
@@ -149,15 +179,23 @@ func (r *Runbook) fix(ctx context.Context, t nlb.TargetType) error {
 	if res.Failed() > 0 {
 		var lines []string
 		for _, a := range first(o.Failures, 20) {
-			lines = append(lines, a.String())
+			lines = append(lines, detail(a))
 		}
-		return fmt.Errorf("fix (%s targets): %d of %d requests failed over %d rollouts (no budget: the fix must lose none): %s; by cause: %s; first failures: %s; exposures: %v",
-			t, res.Failed(), len(res.Requests), o.Rollouts, res.Summary(), FailureReport(res, o.Events), strings.Join(lines, "; "), o.Exposures)
+		return fmt.Errorf("fix (%s targets): %d of %d requests failed over %d rollouts (no budget: the fix must lose none): %s; by cause: %s; first failures: %s; exposures: %v; NLB: %s; NLB log: %s",
+			t, res.Failed(), len(res.Requests), o.Rollouts, res.Summary(), FailureReport(res, o.Events), strings.Join(lines, "; "), o.Exposures, o.TargetCounters(), nlbLog(o.NLBEvents))
 	}
 	// The fix must have been tested against the behaviour that breaks the
 	// pitfall, not around it: every old pod replaced under load and, for
 	// ip targets, every old target drained by the NLB.
 	from := o.FirstRollout()
+	if t == nlb.TargetTypeInstance && r.replicas() < len(o.Targets) {
+		// Fewer replicas than nodes: every rollout leaves the old pod's
+		// node without a local endpoint, which the NLB must have seen.
+		if u := o.Transitions(nlb.StateUnhealthy, from); u < o.Rollouts {
+			return fmt.Errorf("fix (instance targets): the NLB saw %d nodes turn unhealthy during %d rollouts of %d replica(s) on %d nodes, want ≥ %d: the rollouts did not empty a node; NLB log: %s",
+				u, o.Rollouts, r.replicas(), len(o.Targets), o.Rollouts, nlbLog(o.NLBEvents))
+		}
+	}
 	if t == nlb.TargetTypeIP {
 		if d, want := o.Transitions(nlb.StateDraining, from), o.Rollouts*r.replicas(); d < want {
 			return fmt.Errorf("fix (ip targets): the NLB drained %d targets during %d rollouts of %d replicas, want ≥ %d: the rollouts did not go through deregistration; NLB log: %s",
@@ -318,7 +356,7 @@ func (r *Runbook) measure(ctx context.Context, t nlb.TargetType, tuning Tuning, 
 	if err := sync.Stop(); err != nil {
 		return nil, fmt.Errorf("NLB target controller: %w", err)
 	}
-	o := &Outcome{Type: t, Tuning: tuning, Rollouts: n, Result: pr.res, NLBEvents: lb.Events()}
+	o := &Outcome{Type: t, Tuning: tuning, Rollouts: n, Result: pr.res, NLBEvents: lb.Events(), Targets: lb.Snapshot().Targets}
 	o.Events = append(append(append(o.Events, rollouts...), sync.Events()...), loadprobe.FromNLB(o.NLBEvents)...)
 	slices.SortStableFunc(o.Events, func(a, b loadprobe.Event) int { return a.At.Compare(b.At) })
 	firstRollout := rollouts[0].At
@@ -383,7 +421,8 @@ func intersect(a, b []string) []string {
 
 // waitTargetsHealthy waits until the NLB routes exactly to what serves:
 // instance targets, every node with a ready Traefik pod healthy; ip
-// targets, every ready Traefik pod's target healthy; and no fail-open.
+// targets, every ready Traefik pod's target healthy; no other target
+// routable, and no fail-open.
 func (r *Runbook) waitTargetsHealthy(ctx context.Context, lb *nlb.NLB, t nlb.TargetType, svc nlbtargets.Service) error {
 	timeout := r.t().Network
 	deadline := time.Now().Add(timeout)
@@ -394,14 +433,21 @@ func (r *Runbook) waitTargetsHealthy(ctx context.Context, lb *nlb.NLB, t nlb.Tar
 			return err
 		}
 		snap := lb.Snapshot()
-		var missing []string
+		var missing, extra []string
 		for _, a := range want {
 			if ts, ok := snap.Target(a); !ok || ts.State != nlb.StateHealthy {
 				missing = append(missing, fmt.Sprintf("%s %s", a, ts.State))
 			}
 		}
-		last = fmt.Sprintf("want healthy %v, not yet: %v, fail-open %v", want, missing, snap.FailOpen)
-		if len(want) > 0 && len(missing) == 0 && !snap.FailOpen {
+		// Nothing else may get new flows: a target still propagating its
+		// deregistration does, and its pod may be gone.
+		for _, ts := range snap.Targets {
+			if ts.Routable && !slices.Contains(want, ts.Target.Addr) {
+				extra = append(extra, fmt.Sprintf("%s %s", ts.Target, ts.State))
+			}
+		}
+		last = fmt.Sprintf("want healthy %v, not yet: %v; routable but not serving: %v; fail-open %v", want, missing, extra, snap.FailOpen)
+		if len(want) > 0 && len(missing) == 0 && len(extra) == 0 && !snap.FailOpen {
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -45,7 +45,7 @@ type Tuning struct {
 	// Name says which ("as commonly deployed", "fix").
 	Name string
 	// Strategy is the rolling update; nil leaves Kubernetes's default
-	// (25 % / 25 %: with two replicas, surge 1 and unavailable 0).
+	// (25 % / 25 %: with one or two replicas, surge 1 and unavailable 0).
 	Strategy *appsv1.RollingUpdateDeployment
 	// PreStop, when set, sleeps that long before SIGTERM.
 	PreStop time.Duration
@@ -58,6 +58,11 @@ type Tuning struct {
 	RouteReadiness bool
 	// Gate adds the readiness gate (ip targets).
 	Gate bool
+	// KeepAliveMaxTime, when set, makes Traefik answer with
+	// "Connection: close" on keep-alive connections older than this
+	// (entryPoints.web.transport.keepAliveMaxTime), so clients move to new
+	// connections, which the NLB sends elsewhere.
+	KeepAliveMaxTime time.Duration
 	// ServiceAnnotations are set on the Service (target group attributes).
 	ServiceAnnotations map[string]string
 }
@@ -68,16 +73,26 @@ func Pitfall() Tuning {
 	return Tuning{Name: "as commonly deployed (no preStop, default grace and strategy)"}
 }
 
+// KeepAliveAge is how long the fix lets a keep-alive connection live
+// (scaled like the NLB: 2 s here is 60 s on AWS's clock).
+const KeepAliveAge = 2 * time.Second
+
 // traefikGrace is Traefik's default graceTimeOut: how long it lets
 // requests in flight finish after SIGTERM.
 const traefikGrace = 10 * time.Second
 
 // Fix derives the fix from the NLB's scaled timing:
 //
-//   - preStop sleep longer than the NLB takes to stop sending new flows:
-//     unhealthy detection (interval × unhealthy threshold) for instance
-//     targets, deregistration propagation for ip targets, plus a check
-//     interval and 2 s of margin;
+//   - keep-alive connections retired after KeepAliveAge: an L4 NLB pins
+//     a client's connection to one pod for the connection's life, so the
+//     only clean way off a terminating pod is for the server to close
+//     the connection after a response (Connection: close) while it still
+//     serves, before SIGTERM; the client's next request opens a new
+//     connection, which the NLB no longer sends there;
+//   - preStop sleep longer than the NLB takes to stop sending new flows
+//     (unhealthy detection, interval × unhealthy threshold, for instance
+//     targets; deregistration propagation for ip targets) plus
+//     KeepAliveAge, a check interval and 2 s of margin;
 //   - terminationGracePeriodSeconds longer than preStop plus Traefik's
 //     drain (graceTimeOut) plus 5 s;
 //   - maxSurge 1, maxUnavailable 0;
@@ -93,13 +108,14 @@ func Fix(t nlb.TargetType, cfg nlb.Config) Tuning {
 	iv := s.HealthCheck.Interval
 	f := Tuning{Name: "fix", RouteReadiness: true,
 		Strategy: &appsv1.RollingUpdateDeployment{MaxSurge: ptr(intstr.FromInt32(1)), MaxUnavailable: ptr(intstr.FromInt32(0))}}
+	f.KeepAliveMaxTime = KeepAliveAge
 	switch t {
 	case nlb.TargetTypeIP:
-		f.PreStop = s.DeregistrationPropagation + iv + 2*time.Second
+		f.PreStop = s.DeregistrationPropagation + KeepAliveAge + iv + 2*time.Second
 		f.MinReady = 2 * time.Second
 		f.Gate = true
 	default:
-		f.PreStop = iv*time.Duration(s.HealthCheck.UnhealthyThreshold) + iv + 2*time.Second
+		f.PreStop = iv*time.Duration(s.HealthCheck.UnhealthyThreshold) + KeepAliveAge + iv + 2*time.Second
 		f.MinReady = iv*time.Duration(s.HealthCheck.HealthyThreshold) + 2*time.Second
 		f.ServiceAnnotations = map[string]string{nlbtargets.AnnotationTargetGroupAttrs: nlbtargets.AttrUnhealthyTermination + "=false"}
 	}
@@ -122,6 +138,9 @@ func (t Tuning) apply(d *appsv1.Deployment) {
 		ps.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: ReadinessGate}}
 	}
 	c := &ps.Containers[0]
+	if t.KeepAliveMaxTime > 0 {
+		c.Args = append(c.Args, "--entryPoints.web.transport.keepAliveMaxTime="+t.KeepAliveMaxTime.String())
+	}
 	if t.PreStop > 0 {
 		c.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: int64(t.PreStop / time.Second)}}}
 	}
