@@ -78,7 +78,7 @@ func Plot(tl *timeline.Timeline, base string) (svg, png string, err error) {
 		// Stagger the labels so neighbouring markers stay readable.
 		y := ymax * (1.2 - 0.08*float64(i%3))
 		labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: y})
-		labels.Labels = append(labels.Labels, " "+m.Kind+": "+m.Text)
+		labels.Labels = append(labels.Labels, " "+markerLabel(m.Kind+": "+m.Text))
 	}
 	if len(labels.Labels) > 0 {
 		l, err := plotter.NewLabels(labels)
@@ -97,4 +97,16 @@ func Plot(tl *timeline.Timeline, base string) (svg, png string, err error) {
 		}
 	}
 	return svg, png, nil
+}
+
+// maxMarkerLabel bounds a marker's label: the plot shrinks its data area
+// until every label fits on the canvas, so a few long labels leave no
+// room for the data.
+const maxMarkerLabel = 48
+
+func markerLabel(s string) string {
+	if r := []rune(s); len(r) > maxMarkerLabel {
+		return string(r[:maxMarkerLabel-1]) + "…"
+	}
+	return s
 }

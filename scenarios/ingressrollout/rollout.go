@@ -378,9 +378,22 @@ func (r *Runbook) measure(ctx context.Context, t nlb.TargetType, tuning Tuning, 
 	if tuning.Name != "fix" {
 		side = "pitfall"
 	}
-	r.Timeline = pr.res.Timeline(fmt.Sprintf("ingress-rollout %s, %s targets: requests/s through the NLB over %d rollout(s)", side, t, n), o.Events)
+	r.Timeline = pr.res.Timeline(fmt.Sprintf("ingress-rollout %s, %s targets: requests/s through the NLB over %d rollout(s)", side, t, n), markers(o.Events, pr.res))
 	r.Last = o
 	return o, nil
+}
+
+// markers are the events a plot shows: those while the load ran, without
+// their details (the failure message and the log have them).
+func markers(events []loadprobe.Event, res *loadprobe.Result) []loadprobe.Event {
+	var out []loadprobe.Event
+	for _, e := range events {
+		if !e.At.Before(res.Start) && !e.At.After(res.End) {
+			e.Detail = ""
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // loadFor lets the load run for d.

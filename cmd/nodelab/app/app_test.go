@@ -22,6 +22,11 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{[]string{"up", "extra-arg"}, []string{"takes no arguments"}},
 		{[]string{"up", "--profile", "testdata/broken-profile.yaml"}, []string{"evictionHrad", "workers", "Not_A_Valid_Name"}},
 		{[]string{"up", "--profile", "testdata/does-not-exist.yaml"}, []string{"does-not-exist.yaml"}},
+		{[]string{"nlb"}, []string{"--namespace and --service are required"}},
+		{[]string{"nlb", "-n", "x", "--service", "y", "--target-type", "alb"}, []string{`--target-type "alb"`, "instance or ip"}},
+		{[]string{"nlb", "-n", "x", "--service", "y", "--time-scale", "0.5"}, []string{"--time-scale 0.5", "1 (AWS's timing)"}},
+		{[]string{"nlb", "-n", "x", "--service", "y", "--readiness-gate", "g"}, []string{"--readiness-gate needs --target-type ip"}},
+		{[]string{"nlb", "-n", "x", "--service", "y", "--listen", "localhost"}, []string{`--listen "localhost"`, "127.0.0.1:8080"}},
 	} {
 		var out, errb bytes.Buffer
 		code := Main(tc.args, &out, &errb)

@@ -111,6 +111,9 @@ func runNLB(ctx context.Context, g *globals, l *lab.Lab, typ nlb.TargetType, o n
 	if err != nil {
 		return err
 	}
+	if typ == nlb.TargetTypeInstance && svc.NodePort == 0 {
+		return fmt.Errorf("service %s/%s has no NodePort: instance targets need a Service of type NodePort or LoadBalancer (or use --target-type ip)", o.namespace, o.service)
+	}
 	live, err := l.Client.CoreV1().Services(o.namespace).Get(ctx, o.service, metav1.GetOptions{})
 	if err != nil {
 		return err
@@ -141,8 +144,11 @@ func runNLB(ctx context.Context, g *globals, l *lab.Lab, typ nlb.TargetType, o n
 		g.progress().Printf("ip targets dialled from container %s (%s)", nlbnet.ContainerName(l.Name), dp.Addr())
 	}
 	lb, err := nlb.Start(ctx, cfg)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: --listen %s is in use; pick another port", err, o.listen)
+	}
 	if err != nil {
-		return fmt.Errorf("%w (is --listen %s in use? pick another port)", err, o.listen)
+		return err
 	}
 	defer func() { _ = lb.Close() }()
 	sync, err := nlbtargets.Start(ctx, nlbtargets.Options{Client: l.Client, NLB: lb, Namespace: o.namespace, Name: o.service,
@@ -165,7 +171,7 @@ func runNLB(ctx context.Context, g *globals, l *lab.Lab, typ nlb.TargetType, o n
 		}
 		ev := lb.Events()
 		for _, e := range ev[printed:] {
-			fmt.Fprintln(g.stderr, e.Time.Format("15:04:05.000"), e.String())
+			fmt.Fprintln(g.stderr, e.String())
 		}
 		printed = len(ev)
 	}

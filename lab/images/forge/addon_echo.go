@@ -68,7 +68,7 @@ func nodelabCheckout(ctx context.Context, gobin string) (string, error) {
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=")
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("%w (go env GOMOD: %v)", errNoCheckout, err)
+		return "", fmt.Errorf("%w (go env GOMOD: %w)", errNoCheckout, err)
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
@@ -83,7 +83,7 @@ func nodelabCheckout(ctx context.Context, gobin string) (string, error) {
 func checkoutOf(gomod, want string) (string, error) {
 	text, err := os.ReadFile(gomod)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", errNoCheckout, err)
+		return "", fmt.Errorf("%w: %w", errNoCheckout, err)
 	}
 	if got := modfile.ModulePath(text); got != want {
 		return "", fmt.Errorf("%w (%s is module %q, not %s)", errNoCheckout, gomod, got, want)
