@@ -99,7 +99,8 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// TimeScale divides every duration above, so that CI runs in seconds what
 	// AWS does in minutes: 60 turns a 30 s interval into 500 ms. The
-	// health-check and connect timeouts stop at 1 s (see Scaled). 0 means 1.
+	// health-check timeout stops at 1 s, the connect timeout at 3 s (see
+	// Scaled). 0 means 1.
 	TimeScale float64
 	// Dial opens connections to targets, for flows and health checks. Nil
 	// means a net.Dialer without TCP keep-alives (AWS sends none). Inject one to reach pod IPs from inside a network
@@ -164,12 +165,21 @@ func (c *Config) UseHealthCheckNodePort(port uint16) {
 	c.HealthCheck.Timeout = 6 * time.Second
 }
 
-// minScaledTimeout is the least TimeScale makes of a health-check or
-// connect timeout.
+// minScaledTimeout is the least TimeScale makes of a health-check
+// timeout.
 const minScaledTimeout = time.Second
 
+// minScaledConnectTimeout is the least TimeScale makes of ConnectTimeout.
+// Linux retransmits a SYN that got no answer after its initial RTO of
+// 1 s; a connect timeout at or below that turns one dropped SYN (a
+// conntrack or iptables update on the node, a busy CPU) into a failed
+// flow, which a real NLB, whose client's TCP stack retransmits, never
+// shows. 3 s lets one retransmission be answered.
+const minScaledConnectTimeout = 3 * time.Second
+
 // Scaled returns the configuration the NLB runs with: every duration divided
-// by TimeScale (the health-check and connect timeouts not below 1 s, or their
+// by TimeScale (the health-check timeout not below 1 s and the connect
+// timeout not below 3 s, or their
 // unscaled value when smaller), TimeScale set to 1, and nil fields filled
 // with defaults.
 func (c Config) Scaled() Config {
@@ -180,14 +190,14 @@ func (c Config) Scaled() Config {
 	div := func(d time.Duration) time.Duration { return time.Duration(float64(d) / s) }
 	// Network timeouts shrink too, but not below minScaledTimeout: a busy
 	// kind node answers in milliseconds whatever the scale.
-	timeout := func(d time.Duration) time.Duration { return max(div(d), min(d, minScaledTimeout)) }
+	timeout := func(d, floor time.Duration) time.Duration { return max(div(d), min(d, floor)) }
 	c.HealthCheck.Interval = div(c.HealthCheck.Interval)
-	c.HealthCheck.Timeout = timeout(c.HealthCheck.Timeout)
+	c.HealthCheck.Timeout = timeout(c.HealthCheck.Timeout, minScaledTimeout)
 	c.RegistrationPropagation = div(c.RegistrationPropagation)
 	c.DeregistrationPropagation = div(c.DeregistrationPropagation)
 	c.DeregistrationDelay = div(c.DeregistrationDelay)
 	c.UnhealthyDrainingInterval = div(c.UnhealthyDrainingInterval)
-	c.ConnectTimeout = timeout(c.ConnectTimeout)
+	c.ConnectTimeout = timeout(c.ConnectTimeout, minScaledConnectTimeout)
 	c.TimeScale = 1
 	if c.HealthCheck.Protocol == ProtocolHTTP && c.HealthCheck.Path == "" {
 		c.HealthCheck.Path = "/"

@@ -120,7 +120,7 @@ func TestTimeScaleDividesEveryDuration(t *testing.T) {
 		{"registration propagation", s.RegistrationPropagation, 3 * time.Second},
 		{"deregistration propagation", s.DeregistrationPropagation, 3 * time.Second},
 		{"deregistration delay", s.DeregistrationDelay, 5 * time.Second},
-		{"connect timeout (floor)", s.ConnectTimeout, time.Second},
+		{"connect timeout (floor: one SYN retransmission)", s.ConnectTimeout, 3 * time.Second},
 	} {
 		if f.got != f.want {
 			t.Errorf("scaled %s = %v, want %v", f.name, f.got, f.want)

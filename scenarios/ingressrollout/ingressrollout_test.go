@@ -227,3 +227,19 @@ func TestFailureReportGroupsByCause(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkersKeepTheRolloutStepsWhileTheLoadRan(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	res := &loadprobe.Result{Start: t0, End: t0.Add(time.Minute)}
+	events := []loadprobe.Event{
+		{At: t0.Add(-time.Second), Kind: loadprobe.KindTargetDraining, Subject: "before"},
+		{At: t0.Add(time.Second), Kind: KindRollout, Subject: "deployment/traefik", Detail: "rollout 1 of 3"},
+		{At: t0.Add(2 * time.Second), Kind: "target-initial", Subject: "traefik-b(10.244.1.9:8000)"},
+		{At: t0.Add(3 * time.Second), Kind: loadprobe.KindTargetDraining, Subject: "traefik-a(10.244.2.8:8000)", Detail: "Target.DeregistrationInProgress"},
+		{At: t0.Add(2 * time.Minute), Kind: loadprobe.KindPodTerminating, Subject: "after"},
+	}
+	got := markers(nlb.TargetTypeIP, events, res)
+	if len(got) != 2 || got[0].Kind != KindRollout || got[0].Detail != "" || got[1].Subject != "traefik-a" {
+		t.Errorf("markers = %+v, want the restart and traefik-a draining, without details or addresses", got)
+	}
+}

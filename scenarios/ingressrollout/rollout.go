@@ -217,9 +217,10 @@ func checkControl(o *Outcome) error {
 	if n := len(o.BaselineFailures); n > 0 {
 		var s []string
 		for _, q := range first(o.BaselineFailures, 5) {
-			s = append(s, fmt.Sprintf("%s %s: %s", q.Outcome, q.Conn, q.Err))
+			s = append(s, fmt.Sprintf("%s %s %s after %s: %s", q.End.Format("15:04:05.000"), q.Outcome, q.Conn, q.End.Sub(q.Start).Round(time.Millisecond), q.Err))
 		}
-		return fmt.Errorf("control: %d of %d requests failed before any rollout (e.g. %s): the lab is not healthy enough to judge a rollout", n, o.Baseline, strings.Join(s, "; "))
+		return fmt.Errorf("control: %d of %d requests failed before any rollout (e.g. %s): the lab is not healthy enough to judge a rollout; NLB: %s; NLB log: %s",
+			n, o.Baseline, strings.Join(s, "; "), o.TargetCounters(), nlbLog(o.NLBEvents))
 	}
 	return nil
 }
@@ -378,20 +379,34 @@ func (r *Runbook) measure(ctx context.Context, t nlb.TargetType, tuning Tuning, 
 	if tuning.Name != "fix" {
 		side = "pitfall"
 	}
-	r.Timeline = pr.res.Timeline(fmt.Sprintf("ingress-rollout %s, %s targets: requests/s through the NLB over %d rollout(s)", side, t, n), markers(o.Events, pr.res))
+	r.Timeline = pr.res.Timeline(fmt.Sprintf("ingress-rollout %s, %s targets: requests/s through the NLB over %d rollout(s)", side, t, n), markers(t, o.Events, pr.res))
 	r.Last = o
 	return o, nil
 }
 
-// markers are the events a plot shows: those while the load ran, without
-// their details (the failure message and the log have them).
-func markers(events []loadprobe.Event, res *loadprobe.Result) []loadprobe.Event {
+// plotted are the event kinds a plot marks per target type: the steps of
+// a rollout that explain failures there (a node's local endpoints matter
+// only to instance targets). The failure messages and the log have every
+// event.
+var plotted = map[nlb.TargetType][]string{
+	nlb.TargetTypeInstance: {KindRollout, loadprobe.KindPodTerminating, loadprobe.KindEndpointsRemoved, loadprobe.KindTargetUnhealthy},
+	nlb.TargetTypeIP:       {KindRollout, loadprobe.KindPodTerminating, loadprobe.KindTargetUnhealthy, loadprobe.KindTargetDraining},
+}
+
+// markers are the events a plot shows: those of the plotted kinds while the
+// load ran, without details and with a target's name only, so that the
+// labels stay readable.
+func markers(t nlb.TargetType, events []loadprobe.Event, res *loadprobe.Result) []loadprobe.Event {
 	var out []loadprobe.Event
 	for _, e := range events {
-		if !e.At.Before(res.Start) && !e.At.After(res.End) {
-			e.Detail = ""
-			out = append(out, e)
+		if e.At.Before(res.Start) || e.At.After(res.End) || !slices.Contains(plotted[t], e.Kind) {
+			continue
 		}
+		e.Detail = ""
+		if name, _, ok := strings.Cut(e.Subject, "("); ok && name != "" {
+			e.Subject = name
+		}
+		out = append(out, e)
 	}
 	return out
 }
