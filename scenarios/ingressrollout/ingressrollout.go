@@ -335,7 +335,7 @@ func podStates(pods []corev1.Pod) string {
 		st := string(p.Status.Phase)
 		if terminating(p) {
 			st = "Terminating"
-		} else if ready(&p) {
+		} else if condition(&p, corev1.PodReady) {
 			st = "Ready"
 		}
 		s = append(s, p.Name+" "+st+" on "+p.Spec.NodeName)
@@ -343,9 +343,10 @@ func podStates(pods []corev1.Pod) string {
 	return "[" + strings.Join(s, ", ") + "]"
 }
 
-func ready(p *corev1.Pod) bool {
+// condition reports whether the pod's condition t is True.
+func condition(p *corev1.Pod, t corev1.PodConditionType) bool {
 	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
+		if c.Type == t {
 			return c.Status == corev1.ConditionTrue
 		}
 	}

@@ -496,7 +496,7 @@ func (r *Runbook) servingTargets(ctx context.Context, t nlb.TargetType, svc nlbt
 	var out []netip.AddrPort
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if terminating(*p) || !containersReady(p) {
+		if terminating(*p) || !condition(p, corev1.ContainersReady) {
 			continue
 		}
 		if t == nlb.TargetTypeIP {
@@ -516,15 +516,6 @@ func (r *Runbook) servingTargets(ctx context.Context, t nlb.TargetType, svc nlbt
 		}
 	}
 	return out, nil
-}
-
-func containersReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.ContainersReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // first returns at most n elements of s.
