@@ -91,3 +91,14 @@ func (l *Lab) WaitPodRunning(ctx context.Context, namespace, name string, timeou
 	}
 	return p, nil
 }
+
+// PodCondition reports whether the pod's condition t (PodReady,
+// ContainersReady, a readiness gate's type) is True.
+func PodCondition(p *corev1.Pod, t corev1.PodConditionType) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == t {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

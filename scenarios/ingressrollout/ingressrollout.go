@@ -335,22 +335,12 @@ func podStates(pods []corev1.Pod) string {
 		st := string(p.Status.Phase)
 		if terminating(p) {
 			st = "Terminating"
-		} else if condition(&p, corev1.PodReady) {
+		} else if nodelab.PodCondition(&p, corev1.PodReady) {
 			st = "Ready"
 		}
 		s = append(s, p.Name+" "+st+" on "+p.Spec.NodeName)
 	}
 	return "[" + strings.Join(s, ", ") + "]"
-}
-
-// condition reports whether the pod's condition t is True.
-func condition(p *corev1.Pod, t corev1.PodConditionType) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == t {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // startDataPlane starts (once) the container ip targets are dialled from.

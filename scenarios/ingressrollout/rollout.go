@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	nodelab "github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/loadprobe"
 	"github.com/nodelab/nodelab/lab/nlb"
 	"github.com/nodelab/nodelab/lab/nlbtargets"
@@ -496,7 +497,7 @@ func (r *Runbook) servingTargets(ctx context.Context, t nlb.TargetType, svc nlbt
 	var out []netip.AddrPort
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if terminating(*p) || !condition(p, corev1.ContainersReady) {
+		if terminating(*p) || !nodelab.PodCondition(p, corev1.ContainersReady) {
 			continue
 		}
 		if t == nlb.TargetTypeIP {

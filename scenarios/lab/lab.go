@@ -102,8 +102,8 @@ func (r *Runbook) DeployProbes(ctx context.Context) error {
 		var ready []corev1.Pod
 		var states []string
 		for _, p := range pods.Items {
-			states = append(states, fmt.Sprintf("%s %s on %q ready=%v %s", p.Name, p.Status.Phase, p.Spec.NodeName, podReady(&p), waitingReason(&p)))
-			if podReady(&p) {
+			states = append(states, fmt.Sprintf("%s %s on %q ready=%v %s", p.Name, p.Status.Phase, p.Spec.NodeName, nodelab.PodCondition(&p, corev1.PodReady), waitingReason(&p)))
+			if nodelab.PodCondition(&p, corev1.PodReady) {
 				ready = append(ready, p)
 			}
 		}
@@ -297,15 +297,6 @@ func (r *Runbook) eventually(ctx context.Context, check func(context.Context) er
 		return fmt.Errorf("within %s: %w", scenarios.T().Network, last)
 	}
 	return nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func waitingReason(p *corev1.Pod) string {

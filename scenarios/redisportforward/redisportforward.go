@@ -206,7 +206,7 @@ func (r *Runbook) waitRedisPods(ctx context.Context, n int) ([]corev1.Pod, error
 		ready = ready[:0]
 		var states []string
 		for _, p := range pods.Items {
-			ok := p.DeletionTimestamp == nil && podReady(&p)
+			ok := p.DeletionTimestamp == nil && nodelab.PodCondition(&p, corev1.PodReady)
 			states = append(states, fmt.Sprintf("%s %s ready=%v", p.Name, p.Status.Phase, ok))
 			if ok {
 				ready = append(ready, p)
@@ -219,15 +219,6 @@ func (r *Runbook) waitRedisPods(ctx context.Context, n int) ([]corev1.Pod, error
 		return nil, fmt.Errorf("%d Ready redis pods within %s: %w; last seen: %s", n, r.t().PodStart, err, seen)
 	}
 	return ready, nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // runJob runs a one-container Job with the redis image and returns its log.
