@@ -83,15 +83,28 @@ type probe struct {
 
 // client returns a client for one connection mode: no proxy, no redirects,
 // dials checked against the network rule.
+//
+// New connections are used as curl uses them: the request does not ask
+// the server to close (no "Connection: close"), and the client closes the
+// connection once it has read the response (a negative MaxIdleConnsPerHost
+// makes the Transport close it instead of pooling it). So the client
+// closes first and holds TIME_WAIT, as a real client does, instead of
+// the server: a server that closes first keeps one TIME_WAIT per request,
+// and a load balancer that opens hundreds of connections a second from
+// one address reuses those 4-tuples within seconds (Linux's port
+// allocator wraps after a few thousand connections to one destination).
 func (p *probe) client(keepAlive bool) *http.Client {
 	d := &net.Dialer{Timeout: p.o.Timeout}
+	idle := p.o.Workers
+	if !keepAlive {
+		idle = -1
+	}
 	return &http.Client{
 		Transport: &http.Transport{
 			DialContext:         guardDial(p.o.Allow, d.DialContext),
-			DisableKeepAlives:   !keepAlive,
 			DisableCompression:  true,
 			MaxIdleConns:        p.o.Workers,
-			MaxIdleConnsPerHost: p.o.Workers,
+			MaxIdleConnsPerHost: idle,
 			IdleConnTimeout:     90 * time.Second,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

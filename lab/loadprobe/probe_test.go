@@ -283,3 +283,51 @@ func TestRunResendsWhenServerClosedReusedConn(t *testing.T) {
 		}
 	}
 }
+
+// New-connection requests behave like curl: one TCP connection each, no
+// "Connection: close", and the client closes the connection after the
+// response, so TIME_WAIT stays with the client and not the server.
+func TestNewConnectionsAreClosedByTheClient(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]int{}
+	closedByPeer := make(chan string, 64)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Close {
+			t.Errorf("request from %s asks the server to close (Connection: close)", r.RemoteAddr)
+		}
+		mu.Lock()
+		conns[r.RemoteAddr]++
+		mu.Unlock()
+		w.Write([]byte("ok"))
+	}))
+	// Idle connections end when the client closes them; the server never
+	// closes first within the test (its idle timeout is far longer).
+	srv.Config.IdleTimeout = time.Minute
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closedByPeer <- c.RemoteAddr().String()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	r := run(t, Options{URL: srv.URL, Rate: 200, Duration: time.Second, MaxRequests: 20, KeepAliveFraction: -1})
+	if r.Counts[OK] != 20 {
+		t.Fatalf("got %s, want 20 ok", r.Summary())
+	}
+	mu.Lock()
+	if len(conns) != 20 {
+		t.Errorf("20 new-connection requests came on %d connections, want 20", len(conns))
+	}
+	mu.Unlock()
+	// Every connection was closed, by the client, with the server still
+	// willing to keep it.
+	deadline := time.After(5 * time.Second)
+	for closed := 0; closed < 20; closed++ {
+		select {
+		case <-closedByPeer:
+		case <-deadline:
+			t.Fatalf("only %d of 20 connections closed within 5s: the client keeps them open", closed)
+		}
+	}
+}
