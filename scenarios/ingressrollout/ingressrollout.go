@@ -63,6 +63,7 @@ import (
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/nlbnet"
 	"github.com/nodelab/nodelab/lab/nlbtargets"
+	"github.com/nodelab/nodelab/lab/routes"
 	"github.com/nodelab/nodelab/lab/timeline"
 	"github.com/nodelab/nodelab/scenarios"
 )
@@ -317,7 +318,7 @@ func (r *Runbook) waitRolledOut(ctx context.Context, name string, n int) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("deployment %s did not roll out within %s: %s", name, r.t().PodStart, last)
+			return fmt.Errorf("deployment %s did not roll out within %s: %s (the pods' events are in the failure bundle; on a slow host set %s=2)", name, r.t().PodStart, last, scenarios.TimeoutScaleEnv)
 		}
 		select {
 		case <-ctx.Done():
@@ -439,32 +440,14 @@ func hostPodRoutes(ctx context.Context, l *nodelab.Lab) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}
-	out, err := exec.CommandContext(ctx, "ip", "-4", "route", "show", "table", "all").Output()
+	host, err := routes.Host(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("ip route: %w", err)
+		return nil, err
 	}
 	var bad []string
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		dst := f[0]
-		if slices.Contains([]string{"local", "broadcast", "unreachable", "blackhole", "prohibit"}, dst) && len(f) > 1 {
-			dst = f[1]
-		}
-		p, err := netip.ParsePrefix(dst)
-		if err != nil {
-			if a, aerr := netip.ParseAddr(dst); aerr == nil {
-				p = netip.PrefixFrom(a, a.BitLen())
-			} else {
-				continue
-			}
-		}
-		for _, n := range nodes.Items {
-			if cidr, err := netip.ParsePrefix(n.Spec.PodCIDR); err == nil && cidr.Overlaps(p) && p.Bits() > 0 {
-				bad = append(bad, strings.TrimSpace(line))
-			}
+	for _, n := range nodes.Items {
+		if cidr, err := netip.ParsePrefix(n.Spec.PodCIDR); err == nil {
+			bad = append(bad, routes.Overlapping(host, cidr)...)
 		}
 	}
 	return bad, nil

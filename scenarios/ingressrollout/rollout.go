@@ -17,6 +17,7 @@ import (
 	"github.com/nodelab/nodelab/lab/loadprobe"
 	"github.com/nodelab/nodelab/lab/nlb"
 	"github.com/nodelab/nodelab/lab/nlbtargets"
+	"github.com/nodelab/nodelab/scenarios"
 )
 
 const (
@@ -480,7 +481,7 @@ func (r *Runbook) waitTargetsHealthy(ctx context.Context, lb *nlb.NLB, t nlb.Tar
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the NLB's %s targets did not become healthy within %s: %s", t, timeout, last)
+			return fmt.Errorf("the NLB's %s targets did not become healthy within %s: %s (a target's health-check failures are in the NLB log; on a slow host set %s=2)", t, timeout, last, scenarios.TimeoutScaleEnv)
 		}
 		if err := loadFor(ctx, 200*time.Millisecond); err != nil {
 			return fmt.Errorf("wait for healthy targets: %w (last: %s)", err, last)

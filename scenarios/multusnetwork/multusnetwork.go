@@ -26,7 +26,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing/fstest"
@@ -48,6 +47,7 @@ import (
 	"github.com/nodelab/nodelab/lab/netpolicy"
 	"github.com/nodelab/nodelab/lab/nodeexec"
 	"github.com/nodelab/nodelab/lab/podexec"
+	"github.com/nodelab/nodelab/lab/routes"
 	"github.com/nodelab/nodelab/scenarios"
 )
 
@@ -222,11 +222,11 @@ func (r *Runbook) SecondaryNetwork(ctx context.Context) error {
 // NoRangeRoutes checks that neither the host nor a node routes Range and
 // that the bridge on the pods' node has no IPv4 address.
 func (r *Runbook) NoRangeRoutes(ctx context.Context) error {
-	host, err := hostRoutes(ctx)
+	host, err := routes.Host(ctx)
 	if err != nil {
 		return err
 	}
-	if bad := overlapping(host, Range); len(bad) > 0 {
+	if bad := routes.Overlapping(host, Range); len(bad) > 0 {
 		return fmt.Errorf("the host routes %s: %s (secondary traffic must stay on the lab's bridges)", Range, strings.Join(bad, "; "))
 	}
 	kn, err := r.Lab.KindNodes()
@@ -238,7 +238,7 @@ func (r *Runbook) NoRangeRoutes(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if bad := overlapping(out, Range); len(bad) > 0 {
+		if bad := routes.Overlapping(out, Range); len(bad) > 0 {
 			return fmt.Errorf("node %s routes %s: %s", n, Range, strings.Join(bad, "; "))
 		}
 	}
@@ -435,53 +435,6 @@ func NetworkStatus(p *corev1.Pod) ([]nadv1.NetworkStatus, error) {
 		return nil, fmt.Errorf("pod %s/%s annotation %s: %w", p.Namespace, p.Name, nadv1.NetworkStatusAnnot, err)
 	}
 	return st, nil
-}
-
-// overlapping returns the lines of `ip route` output whose destination
-// overlaps prefix (default routes excluded: they match everything).
-func overlapping(routes string, prefix netip.Prefix) []string {
-	var bad []string
-	for _, line := range strings.Split(routes, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		dst := f[0]
-		switch dst {
-		case "unreachable", "blackhole", "prohibit", "throw":
-			// Not a path anywhere.
-			continue
-		}
-		if dst == "local" || dst == "broadcast" || dst == "multicast" {
-			if len(f) < 2 {
-				continue
-			}
-			dst = f[1]
-		}
-		if dst == "default" {
-			continue
-		}
-		if !strings.Contains(dst, "/") {
-			dst += "/32"
-		}
-		p, err := netip.ParsePrefix(dst)
-		if err != nil {
-			continue
-		}
-		if p.Overlaps(prefix) {
-			bad = append(bad, strings.TrimSpace(line))
-		}
-	}
-	return bad
-}
-
-// hostRoutes is the host's `ip -4 route show table all`.
-func hostRoutes(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "ip", "-4", "route", "show", "table", "all").Output()
-	if err != nil {
-		return "", fmt.Errorf("list the host's routes (ip -4 route show table all): %w", err)
-	}
-	return string(out), nil
 }
 
 func mapFS(path, data string) fstest.MapFS {
