@@ -102,6 +102,46 @@ func (r *Result) Summary() string {
 	return s
 }
 
+// Latency summarises how long the requests that ended OK took.
+type Latency struct {
+	// P50, P99 and Max are percentiles of the OK requests' durations.
+	P50, P99, Max time.Duration
+	// Threshold is the duration from which an OK request counts as slow;
+	// Slow are those requests, by start time.
+	Threshold time.Duration
+	Slow      []Request
+}
+
+// String is one line such as "p50 2ms, p99 9ms, max 1.02s; 3 ok requests took ≥ 1s".
+func (l Latency) String() string {
+	return fmt.Sprintf("p50 %v, p99 %v, max %v; %d ok requests took ≥ %v",
+		l.P50.Round(time.Millisecond), l.P99.Round(time.Millisecond), l.Max.Round(time.Millisecond), len(l.Slow), l.Threshold)
+}
+
+// Latency returns the percentiles of the OK requests' durations and those
+// that took slow or longer.
+func (r *Result) Latency(slow time.Duration) Latency {
+	var d []time.Duration
+	l := Latency{Threshold: slow}
+	for _, q := range r.Requests {
+		if q.Failed() {
+			continue
+		}
+		took := q.End.Sub(q.Start)
+		d = append(d, took)
+		if took >= slow {
+			l.Slow = append(l.Slow, q)
+		}
+	}
+	if len(d) == 0 {
+		return l
+	}
+	slices.Sort(d)
+	at := func(p float64) time.Duration { return d[min(len(d)-1, int(p*float64(len(d))))] }
+	l.P50, l.P99, l.Max = at(0.50), at(0.99), d[len(d)-1]
+	return l
+}
+
 // Resent counts the requests sent a second time because the server had
 // closed their reused connection before answering (Request.Resent).
 func (r *Result) Resent() int {
@@ -192,6 +232,12 @@ func (a Attribution) String() string {
 // (Result.Window): a timeout may start before its cause. Events need not
 // be sorted; at equal times the last one given wins.
 func (r *Result) Attribute(events []Event) []Attribution {
+	return r.AttributeRequests(r.Failures(), events)
+}
+
+// AttributeRequests attributes the requests qs, failed or not (a slow one,
+// say), as Attribute does failures.
+func (r *Result) AttributeRequests(qs []Request, events []Event) []Attribution {
 	window := r.Window
 	if window <= 0 {
 		window = DefaultWindow
@@ -199,7 +245,7 @@ func (r *Result) Attribute(events []Event) []Attribution {
 	sorted := slices.Clone(events)
 	slices.SortStableFunc(sorted, func(a, b Event) int { return a.At.Compare(b.At) })
 	var out []Attribution
-	for _, q := range r.Failures() {
+	for _, q := range qs {
 		a := Attribution{Request: q}
 		// The first event after q.End; the one before it is the latest at or before.
 		i, _ := slices.BinarySearchFunc(sorted, q.End, func(e Event, t time.Time) int {

@@ -158,3 +158,31 @@ func TestFromNLB(t *testing.T) {
 		}
 	}
 }
+
+func TestLatency(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var r Result
+	// 98 requests of 10 ms, one of 1.2 s, and a failure of 2 s that is
+	// not a latency.
+	for i := range 98 {
+		s := t0.Add(time.Duration(i) * time.Millisecond)
+		r.Requests = append(r.Requests, Request{Start: s, End: s.Add(10 * time.Millisecond), Outcome: OK})
+	}
+	r.Requests = append(r.Requests,
+		Request{Start: t0.Add(time.Second), End: t0.Add(2200 * time.Millisecond), Outcome: OK},
+		Request{Start: t0.Add(time.Second), End: t0.Add(3 * time.Second), Outcome: Timeout},
+	)
+	l := r.Latency(time.Second)
+	if l.P50 != 10*time.Millisecond || l.Max != 1200*time.Millisecond || l.P99 != 1200*time.Millisecond {
+		t.Errorf("p50 %v, p99 %v, max %v; want 10ms, 1.2s, 1.2s", l.P50, l.P99, l.Max)
+	}
+	if len(l.Slow) != 1 || !l.Slow[0].Start.Equal(t0.Add(time.Second)) {
+		t.Errorf("slow requests %v, want the one of 1.2 s", l.Slow)
+	}
+	if got, want := l.String(), "p50 10ms, p99 1.2s, max 1.2s; 1 ok requests took ≥ 1s"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	if (&Result{}).Latency(time.Second).Max != 0 {
+		t.Error("no request: want zero latencies")
+	}
+}

@@ -291,3 +291,8 @@ func (c Config) validateListen() error {
 	}
 	return fmt.Errorf("listen address %q is not loopback: add %s to AllowListen only if it is the lab's own docker network address", c.Listen, ip)
 }
+
+// SlowDial is the connection time from which a dial counts as slow
+// (TargetStats.SlowDials): Linux's initial SYN retransmission timeout, so
+// a slow dial is one whose SYN or SYN-ACK was lost at least once.
+const SlowDial = time.Second

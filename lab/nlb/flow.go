@@ -102,8 +102,16 @@ func (n *NLB) pickLocked(h uint64) *target {
 // run dials the flow's target and copies both ways until both directions end.
 func (n *NLB) run(ctx context.Context, f *flow) {
 	defer n.wg.Done()
+	began := time.Now() // real time: the dial is real I/O, whatever the NLB's clock
 	b, err := n.dial(ctx, f.target.Addr)
+	took := time.Since(began)
 	f.cancelDial()
+	if err == nil && took >= SlowDial {
+		n.mu.Lock()
+		f.target.slowDials++
+		n.mu.Unlock()
+		n.cfg.Logger.Debug("nlb slow dial", "target", f.target.String(), "took", took.String())
+	}
 	if err != nil {
 		n.mu.Lock()
 		f.target.dialErrors++

@@ -1,8 +1,11 @@
 package nlb
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -166,5 +169,32 @@ func TestDrainingIntervalNeedsTerminationOff(t *testing.T) {
 	cfg.TerminateOnUnhealthy = false
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("draining interval with termination off: %v", err)
+	}
+}
+
+func TestSlowDialIsCounted(t *testing.T) {
+	noLeaks(t)
+	a := startBackend(t, "127.0.0.2", "a", nil)
+	cfg := testConfig()
+	var slow atomic.Bool
+	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if slow.Load() { // as if the first SYN got no answer
+			select {
+			case <-time.After(SlowDial):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	l := startLab(t, cfg)
+	l.makeHealthy(a.addr) // health checks dial too; they are not flows
+	slow.Store(true)
+	l.dial().mustReach(t, "a")
+	slow.Store(false)
+	l.dial().mustReach(t, "a")
+	if s := l.stats(a.addr); s.SlowDials != 1 || s.TotalFlows != 2 || s.DialErrors != 0 {
+		t.Fatalf("one slow and one fast dial: %d slow dials of %d flows, %d dial errors; want 1 of 2, 0", s.SlowDials, s.TotalFlows, s.DialErrors)
 	}
 }

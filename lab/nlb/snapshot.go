@@ -35,6 +35,9 @@ type TargetStats struct {
 	// DialErrors counts flows whose connection to the target failed; their
 	// clients were reset.
 	DialErrors uint64
+	// SlowDials counts connections to the target that took SlowDial or
+	// longer to establish: a SYN or its answer was lost and retransmitted.
+	SlowDials uint64
 }
 
 // Snapshot is a consistent view of the NLB.
@@ -90,6 +93,7 @@ func (n *NLB) Snapshot() Snapshot {
 			BytesFromTarget: t.bytesFrom,
 			Resets:          t.resets,
 			DialErrors:      t.dialErrors,
+			SlowDials:       t.slowDials,
 		})
 	}
 	return s

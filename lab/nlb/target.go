@@ -94,8 +94,8 @@ type target struct {
 
 	okRun, failRun int
 
-	checks, total, bytesTo, bytesFrom, resets, dialErrors uint64
-	flows                                                 map[*flow]struct{}
+	checks, total, bytesTo, bytesFrom, resets, dialErrors, slowDials uint64
+	flows                                                            map[*flow]struct{}
 
 	regTimer, deregTimer, drainTimer, unhealthyTimer Timer
 	stopHealth                                       chan struct{}

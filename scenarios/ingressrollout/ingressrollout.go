@@ -7,7 +7,8 @@
 //  2. For instance targets (every node's NodePort, health-checked on the
 //     Service's healthCheckNodePort) and ip targets (pod IPs, reached from
 //     a data-plane container on the kind network, lab/nlbnet), one spec
-//     each for the pitfall and the fix. Each spec starts its own NLB with
+//     each for the pitfall and the fix. Each spec creates its own Service
+//     (own NodePort: a new NLB, see createSpecService), starts its own NLB with
 //     AWS's defaults scaled by TimeScale and a target controller
 //     (lab/nlbtargets) playing the AWS load balancer controller, applies its
 //     Traefik tuning, waits until the target group is healthy, then sends
@@ -61,6 +62,7 @@ import (
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/nlb"
 	"github.com/nodelab/nodelab/lab/nlbnet"
 	"github.com/nodelab/nodelab/lab/nlbtargets"
 	"github.com/nodelab/nodelab/lab/routes"
@@ -107,7 +109,7 @@ type Runbook struct {
 	Last *Outcome
 
 	base       appsv1.Deployment // traefik as in the fixture
-	baseSvc    map[string]string // the Service's fixture annotations
+	baseSvc    corev1.Service    // traefik's Service as in the fixture
 	clusterObj []string          // names of the ClusterRole and binding
 	dataPlane  *nlbnet.DataPlane
 	listens    []netip.AddrPort // every NLB listener this runbook started
@@ -194,7 +196,9 @@ func (r *Runbook) Deploy(ctx context.Context) error {
 			}
 		case "Service":
 			if u.GetName() == Service {
-				r.baseSvc = u.GetAnnotations()
+				if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &r.baseSvc); err != nil {
+					return fmt.Errorf("traefik service fixture: %w", err)
+				}
 			}
 		}
 	}
@@ -259,27 +263,53 @@ func (r *Runbook) setDeployment(ctx context.Context, t Tuning) error {
 	return nil
 }
 
-// setServiceAnnotations sets the Service's annotations to the fixture's
-// plus extra (target group attributes the AWS controller would read).
-func (r *Runbook) setServiceAnnotations(ctx context.Context, extra map[string]string) error {
-	svcs := r.Lab.Client.CoreV1().Services(r.Namespace)
-	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		s, err := svcs.Get(ctx, Service, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		a := map[string]string{}
-		for k, v := range r.baseSvc {
-			a[k] = v
-		}
-		for k, v := range extra {
-			a[k] = v
-		}
-		s.Annotations = a
-		_, err = svcs.Update(ctx, s, metav1.UpdateOptions{FieldManager: "nodelab"})
-		return err
-	}); err != nil {
-		return fmt.Errorf("set service %s annotations: %w", Service, err)
+// specService names the Service of the spec with tuning t and target
+// type tt, such as "traefik-fix-instance".
+func specService(t Tuning, tt nlb.TargetType) string {
+	return fmt.Sprintf("%s-%s-%s", Service, t.side(), tt)
+}
+
+// createSpecService creates a spec's own LoadBalancer Service: the
+// fixture's, named name, with the fixture's annotations plus extra (target
+// group attributes the AWS controller would read). In AWS terms each spec
+// provisions its own NLB, and here each gets its own NodePort and
+// healthCheckNodePort.
+//
+// Specs must not share a NodePort. A rollout that blackholes new flows
+// can leave conntrack entries on the node (SYN_SENT, up to 120 s) that pin
+// the NLB's source address and port to the deleted pod; the NLB dials
+// from one address, so its next connections to that node reuse those
+// ports within seconds and the node forwards them to the deleted pod too
+// (kubernetes/kubernetes#101607). With one Service for all specs, the
+// pitfall's residue failed the instance fix in 3 of 9 runs.
+func (r *Runbook) createSpecService(ctx context.Context, name string, extra map[string]string) error {
+	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: r.Namespace, Labels: r.baseSvc.Labels, Annotations: map[string]string{}}}
+	for k, v := range r.baseSvc.Annotations {
+		s.Annotations[k] = v
+	}
+	for k, v := range extra {
+		s.Annotations[k] = v
+	}
+	s.Spec = *r.baseSvc.Spec.DeepCopy()
+	s.Spec.ClusterIP, s.Spec.ClusterIPs, s.Spec.HealthCheckNodePort = "", nil, 0
+	for i := range s.Spec.Ports {
+		s.Spec.Ports[i].NodePort = 0
+	}
+	if _, err := r.Lab.Client.CoreV1().Services(r.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: "nodelab"}); err != nil {
+		return fmt.Errorf("create service %s: %w", name, err)
+	}
+	return nil
+}
+
+// deleteSpecService deletes a Service createSpecService made; the NLB
+// in front of it is gone by then. It runs at the end of a spec even when
+// the spec's context has ended.
+func (r *Runbook) deleteSpecService(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.t().Cleanup)
+	defer cancel()
+	err := r.Lab.Client.CoreV1().Services(r.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete service %s: %w", name, err)
 	}
 	return nil
 }

@@ -8,9 +8,14 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/nodelab/nodelab/fixtures"
+	nodelab "github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/loadprobe"
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/nlb"
@@ -241,5 +246,70 @@ func TestMarkersKeepTheRolloutStepsWhileTheLoadRan(t *testing.T) {
 	got := markers(nlb.TargetTypeIP, events, res)
 	if len(got) != 2 || got[0].Kind != KindRollout || got[0].Detail != "" || got[1].Subject != "traefik-a" {
 		t.Errorf("markers = %+v, want the restart and traefik-a draining, without details or addresses", got)
+	}
+}
+
+// Every spec gets a Service, and so a NodePort, of its own: a pitfall's
+// conntrack residue on the nodes must not reach the next spec's flows.
+func TestSpecServicesAreTheirOwn(t *testing.T) {
+	names := map[string]bool{}
+	for _, tt := range []nlb.TargetType{nlb.TargetTypeInstance, nlb.TargetTypeIP} {
+		cfg, err := NLBConfig(tt, svcLocal, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tuning := range []Tuning{Pitfall(), Fix(tt, cfg)} {
+			n := specService(tuning, tt)
+			if errs := validation.IsDNS1035Label(n); len(errs) > 0 {
+				t.Errorf("service name %q: %v", n, errs)
+			}
+			names[n] = true
+		}
+	}
+	if len(names) != 4 {
+		t.Fatalf("4 specs got %d service names: %v", len(names), names)
+	}
+
+	objs, err := manifest.Decode(fixtures.FS, "ingress-rollout/traefik.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runbook{Namespace: "ns", Lab: &nodelab.Lab{Client: fake.NewClientset()}}
+	for _, u := range objs {
+		if u.GetKind() == "Service" {
+			if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &r.baseSvc); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// As if the fixture's Service had been created: allocated ports.
+	r.baseSvc.Spec.ClusterIP, r.baseSvc.Spec.HealthCheckNodePort, r.baseSvc.Spec.Ports[0].NodePort = "10.96.0.10", 31000, 30080
+	extra := map[string]string{"service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "x=y"}
+	if err := r.createSpecService(t.Context(), "traefik-fix-ip", extra); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Lab.Client.CoreV1().Services("ns").Get(t.Context(), "traefik-fix-ip", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Ports[0].NodePort != 0 || got.Spec.HealthCheckNodePort != 0 || got.Spec.ClusterIP != "" {
+		t.Errorf("the spec's Service asks for NodePort %d, healthCheckNodePort %d, clusterIP %q; want all allocated anew",
+			got.Spec.Ports[0].NodePort, got.Spec.HealthCheckNodePort, got.Spec.ClusterIP)
+	}
+	if got.Spec.Type != corev1.ServiceTypeLoadBalancer || got.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
+		t.Errorf("the spec's Service is %s with externalTrafficPolicy %s, want the fixture's LoadBalancer/Local", got.Spec.Type, got.Spec.ExternalTrafficPolicy)
+	}
+	if got.Annotations["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"] != "x=y" ||
+		got.Annotations["service.beta.kubernetes.io/aws-load-balancer-type"] != "external" {
+		t.Errorf("annotations %v: want the fixture's plus the spec's", got.Annotations)
+	}
+	if r.baseSvc.Annotations["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"] != "" {
+		t.Error("createSpecService changed the fixture's annotations")
+	}
+	if err := r.deleteSpecService(t.Context(), "traefik-fix-ip"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.deleteSpecService(t.Context(), "traefik-fix-ip"); err != nil {
+		t.Errorf("deleting a deleted service: %v, want nil", err)
 	}
 }

@@ -59,12 +59,12 @@ type Outcome struct {
 func (o *Outcome) TargetCounters() string {
 	var s []string
 	for _, t := range o.Targets {
-		if t.Resets > 0 || t.DialErrors > 0 {
-			s = append(s, fmt.Sprintf("%s: %d flows, %d reset by the NLB, %d failed dials", t.Target, t.TotalFlows, t.Resets, t.DialErrors))
+		if t.Resets > 0 || t.DialErrors > 0 || t.SlowDials > 0 {
+			s = append(s, fmt.Sprintf("%s: %d flows, %d reset by the NLB, %d failed dials, %d dials ≥ %v", t.Target, t.TotalFlows, t.Resets, t.DialErrors, t.SlowDials, nlb.SlowDial))
 		}
 	}
 	if len(s) == 0 {
-		return "no target reset a flow or failed a dial"
+		return "no target reset a flow, failed a dial or took ≥ " + nlb.SlowDial.String() + " to connect"
 	}
 	return strings.Join(s, "; ")
 }
@@ -79,7 +79,11 @@ func detail(a loadprobe.Attribution) string {
 	if q.Resent {
 		how += ", resent on a new connection after: " + q.FirstErr
 	}
-	return fmt.Sprintf("%s [%s; after %s: %s]", a, how, q.End.Sub(q.Start).Round(time.Millisecond), q.Err)
+	took := q.End.Sub(q.Start).Round(time.Millisecond)
+	if q.Err == "" {
+		return fmt.Sprintf("%s [%s; took %s]", a, how, took)
+	}
+	return fmt.Sprintf("%s [%s; after %s: %s]", a, how, took, q.Err)
 }
 
 // Transitions counts NLB state changes into state, per target, that
@@ -148,7 +152,7 @@ func (r *Runbook) pitfall(ctx context.Context, t nlb.TargetType) error {
 	for _, a := range first(o.Failures, 5) {
 		r.Log("  e.g. %s", detail(a))
 	}
-	r.Log("NLB: %s", o.TargetCounters())
+	r.logLatency(o)
 	for _, e := range o.Exposures {
 		r.Log("exposure: %s", e)
 	}
@@ -163,7 +167,7 @@ func (r *Runbook) fix(ctx context.Context, t nlb.TargetType) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := NLBConfig(t, svc, r.baseSvc)
+	cfg, err := NLBConfig(t, svc, r.baseSvc.Annotations)
 	if err != nil {
 		return err
 	}
@@ -206,7 +210,20 @@ func (r *Runbook) fix(ctx context.Context, t nlb.TargetType) error {
 	}
 	r.Log("fix (%s targets): 0 failed of %d requests over %d consecutive rollouts (%s); the NLB meanwhile: %d targets unhealthy, %d draining, %d healthy",
 		t, len(res.Requests), o.Rollouts, res.Summary(), o.Transitions(nlb.StateUnhealthy, from), o.Transitions(nlb.StateDraining, from), o.Transitions(nlb.StateHealthy, from))
+	r.logLatency(o)
 	return nil
+}
+
+// logLatency reports how long the requests that got through took and
+// which rollout events the slow ones followed: a request that took over a
+// second on a new connection lost a SYN on the way, a near miss that a
+// shorter client timeout would have counted as a failure.
+func (r *Runbook) logLatency(o *Outcome) {
+	l := o.Result.Latency(nlb.SlowDial)
+	r.Log("latency of the ok requests: %s; NLB: %s", l, o.TargetCounters())
+	for _, a := range first(o.Result.AttributeRequests(l.Slow, o.Events), 5) {
+		r.Log("  slow: %s", detail(a))
+	}
 }
 
 // checkControl fails when requests failed before the first rollout: then
@@ -242,17 +259,24 @@ func (r *Runbook) measure(ctx context.Context, t nlb.TargetType, tuning Tuning, 
 		}
 		dial = dp.Dial
 	}
-	// The Service's annotations first: they configure the target group.
-	if err := r.setServiceAnnotations(ctx, tuning.ServiceAnnotations); err != nil {
+	// The spec's own Service first: its annotations configure the target
+	// group, and its NodePort is the spec's alone (createSpecService).
+	name := specService(tuning, t)
+	if err := r.createSpecService(ctx, name, tuning.ServiceAnnotations); err != nil {
 		return nil, err
 	}
-	svc, err := nlbtargets.GetService(ctx, r.Lab.Client, r.Namespace, Service, PortName)
+	defer func() {
+		if err := r.deleteSpecService(ctx, name); err != nil {
+			r.Log("%v", err)
+		}
+	}()
+	svc, err := nlbtargets.GetService(ctx, r.Lab.Client, r.Namespace, name, PortName)
 	if err != nil {
 		return nil, err
 	}
-	live, err := r.Lab.Client.CoreV1().Services(r.Namespace).Get(ctx, Service, metav1.GetOptions{})
+	live, err := r.Lab.Client.CoreV1().Services(r.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("get service %s: %w", Service, err)
+		return nil, fmt.Errorf("get service %s: %w", name, err)
 	}
 	cfg, err := NLBConfig(t, svc, live.Annotations)
 	if err != nil {
@@ -266,7 +290,7 @@ func (r *Runbook) measure(ctx context.Context, t nlb.TargetType, tuning Tuning, 
 	}
 	r.listens = append(r.listens, lb.Addr())
 	defer func() { _ = lb.Close() }()
-	opts := nlbtargets.Options{Client: r.Lab.Client, NLB: lb, Namespace: r.Namespace, Name: Service, Service: svc, Type: t}
+	opts := nlbtargets.Options{Client: r.Lab.Client, NLB: lb, Namespace: r.Namespace, Name: name, Service: svc, Type: t}
 	if tuning.Gate {
 		opts.ReadinessGate = ReadinessGate
 	}
@@ -281,6 +305,7 @@ func (r *Runbook) measure(ctx context.Context, t nlb.TargetType, tuning Tuning, 
 		}
 	}()
 	s := cfg.Scaled()
+	r.Log("service %s: NodePort %d, healthCheckNodePort %d", name, svc.NodePort, svc.HealthCheckNodePort)
 	r.Log("NLB %s (%s targets, AWS timing ÷ %d): health check %s every %s, healthy %d, unhealthy %d; registration %s, deregistration %s, deregistration delay %s; RST on unhealthy %v",
 		lb.Addr(), t, TimeScale, s.HealthCheck.Protocol, s.HealthCheck.Interval, s.HealthCheck.HealthyThreshold, s.HealthCheck.UnhealthyThreshold,
 		s.RegistrationPropagation, s.DeregistrationPropagation, s.DeregistrationDelay, s.TerminateOnUnhealthy)
@@ -377,10 +402,7 @@ func (r *Runbook) measure(ctx context.Context, t nlb.TargetType, tuning Tuning, 
 	} else {
 		o.Exposures = NodeExposures(sync.Gaps(), o.NLBEvents, sync.NodeOf, pr.res.End, minExposure)
 	}
-	side := "fix"
-	if tuning.Name != "fix" {
-		side = "pitfall"
-	}
+	side := tuning.side()
 	r.Timeline = pr.res.Timeline(fmt.Sprintf("ingress-rollout %s, %s targets: requests/s through the NLB over %d rollout(s)", side, t, n), markers(t, o.Events, pr.res))
 	r.Last = o
 	return o, nil

@@ -126,6 +126,14 @@ func Fix(t nlb.TargetType, cfg nlb.Config) Tuning {
 
 func ptr[T any](v T) *T { return &v }
 
+// side is "fix" for Fix's tuning and "pitfall" for any other.
+func (t Tuning) side() string {
+	if t.Name == "fix" {
+		return "fix"
+	}
+	return "pitfall"
+}
+
 // apply sets the tuning on a Deployment made from the fixture.
 func (t Tuning) apply(d *appsv1.Deployment) {
 	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: t.Strategy}
