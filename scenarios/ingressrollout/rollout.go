@@ -53,6 +53,9 @@ type Outcome struct {
 	Exposures []Exposure
 	// Targets are the NLB's per-target counters at the end.
 	Targets []nlb.TargetStats
+	// Residue is, for instance targets, what the nodes' conntrack tables
+	// still pin to deleted pods once the load ended.
+	Residue []Residue
 }
 
 // TargetCounters formats the targets that reset flows or failed dials.
@@ -153,6 +156,9 @@ func (r *Runbook) pitfall(ctx context.Context, t nlb.TargetType) error {
 		r.Log("  e.g. %s", detail(a))
 	}
 	r.logLatency(o)
+	for _, res := range o.Residue {
+		r.Log("residue: %s", res)
+	}
 	for _, e := range o.Exposures {
 		r.Log("exposure: %s", e)
 	}
@@ -187,8 +193,8 @@ func (r *Runbook) fix(ctx context.Context, t nlb.TargetType) error {
 		for _, a := range first(o.Failures, 20) {
 			lines = append(lines, detail(a))
 		}
-		return fmt.Errorf("fix (%s targets): %d of %d requests failed over %d rollouts (no budget: the fix must lose none): %s; by cause: %s; first failures: %s; exposures: %v; NLB: %s; NLB log: %s",
-			t, res.Failed(), len(res.Requests), o.Rollouts, res.Summary(), FailureReport(res, o.Events), strings.Join(lines, "; "), o.Exposures, o.TargetCounters(), nlbLog(o.NLBEvents))
+		return fmt.Errorf("fix (%s targets): %d of %d requests failed over %d rollouts (no budget: the fix must lose none): %s; by cause: %s; first failures: %s; exposures: %v; conntrack residue: %v; NLB: %s; NLB log: %s",
+			t, res.Failed(), len(res.Requests), o.Rollouts, res.Summary(), FailureReport(res, o.Events), strings.Join(lines, "; "), o.Exposures, o.Residue, o.TargetCounters(), nlbLog(o.NLBEvents))
 	}
 	// The fix must have been tested against the behaviour that breaks the
 	// pitfall, not around it: every old pod replaced under load and, for
@@ -401,6 +407,10 @@ func (r *Runbook) measure(ctx context.Context, t nlb.TargetType, tuning Tuning, 
 		o.Exposures = PodExposures(o.Events, o.NLBEvents, pr.res.End, minExposure)
 	} else {
 		o.Exposures = NodeExposures(sync.Gaps(), o.NLBEvents, sync.NodeOf, pr.res.End, minExposure)
+		// Read before the Service goes: the entries are keyed by its NodePort.
+		if o.Residue, err = r.residue(ctx, o.Targets, svc.NodePort); err != nil {
+			r.Log("conntrack residue on the nodes not read: %v", err)
+		}
 	}
 	side := tuning.side()
 	r.Timeline = pr.res.Timeline(fmt.Sprintf("ingress-rollout %s, %s targets: requests/s through the NLB over %d rollout(s)", side, t, n), markers(t, o.Events, pr.res))
