@@ -58,7 +58,8 @@ type Outcome struct {
 	Residue []Residue
 }
 
-// TargetCounters formats the targets that reset flows or failed dials.
+// TargetCounters formats the targets that reset flows, failed dials or
+// dialled slowly.
 func (o *Outcome) TargetCounters() string {
 	var s []string
 	for _, t := range o.Targets {
