@@ -12,9 +12,10 @@ import (
 
 // Reporter writes step lines to a writer (stderr in the CLI).
 type Reporter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	now func() time.Time
+	mu     *sync.Mutex
+	w      io.Writer
+	now    func() time.Time
+	prefix string
 }
 
 // New returns a Reporter that writes to w; a nil w gives a silent Reporter.
@@ -22,7 +23,19 @@ func New(w io.Writer) *Reporter {
 	if w == nil {
 		return nil
 	}
-	return &Reporter{w: w, now: time.Now}
+	return &Reporter{mu: &sync.Mutex{}, w: w, now: time.Now}
+}
+
+// WithPrefix returns a Reporter on the same writer whose lines start with
+// prefix (" • [background] Building ..."), for work that runs beside other
+// steps. Both share one lock, so their lines never interleave mid-line.
+func (r *Reporter) WithPrefix(prefix string) *Reporter {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.prefix = r.prefix + prefix
+	return &c
 }
 
 // Step is one running step.
@@ -39,7 +52,7 @@ func (r *Reporter) Start(title string) *Step {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fmt.Fprintf(r.w, " • %s ...\n", title)
+	fmt.Fprintf(r.w, " • %s%s ...\n", r.prefix, title)
 	return &Step{r: r, title: title, start: r.now()}
 }
 
@@ -53,10 +66,23 @@ func (s *Step) End(err error) error {
 	defer s.r.mu.Unlock()
 	d := s.r.now().Sub(s.start).Round(100 * time.Millisecond)
 	if err != nil {
-		fmt.Fprintf(s.r.w, " ✗ %s (%s): %v\n", s.title, d, err)
+		fmt.Fprintf(s.r.w, " ✗ %s%s (%s): %v\n", s.r.prefix, s.title, d, err)
 		return err
 	}
-	fmt.Fprintf(s.r.w, " ✓ %s (%s)\n", s.title, d)
+	fmt.Fprintf(s.r.w, " ✓ %s%s (%s)\n", s.r.prefix, s.title, d)
+	return nil
+}
+
+// EndNote is End with a note after the duration on success
+// (" ✓ Building etcd (41s; CPU 1m12s)"); an empty note is End.
+func (s *Step) EndNote(err error, note string) error {
+	if s.r == nil || err != nil || note == "" {
+		return s.End(err)
+	}
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	d := s.r.now().Sub(s.start).Round(100 * time.Millisecond)
+	fmt.Fprintf(s.r.w, " ✓ %s%s (%s; %s)\n", s.r.prefix, s.title, d, note)
 	return nil
 }
 
@@ -67,7 +93,7 @@ func (s *Step) Skip(reason string) {
 	}
 	s.r.mu.Lock()
 	defer s.r.mu.Unlock()
-	fmt.Fprintf(s.r.w, " - %s: %s\n", s.title, reason)
+	fmt.Fprintf(s.r.w, " - %s%s: %s\n", s.r.prefix, s.title, reason)
 }
 
 // Elapsed is the time since the step started.
@@ -80,5 +106,5 @@ func (r *Reporter) Printf(format string, args ...any) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fmt.Fprintf(r.w, format+"\n", args...)
+	fmt.Fprintf(r.w, "%s%s\n", r.prefix, fmt.Sprintf(format, args...))
 }

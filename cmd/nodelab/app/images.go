@@ -2,11 +2,15 @@ package app
 
 import (
 	"fmt"
+	"io"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nodelab/nodelab/lab/images"
+	"github.com/nodelab/nodelab/lab/images/forge"
 )
 
 func newImages(g *globals) *cobra.Command {
@@ -85,8 +89,56 @@ labs build those on demand anyway.`,
 		},
 	}
 	build.Flags().StringArrayVar(&extra, "image", nil, "also build this addon image (repeatable)")
-	cmd.AddCommand(list, build)
+	profile := &cobra.Command{
+		Use:   "profile",
+		Short: "what each forge step cost when it last ran: wall time, CPU time, and for Go builds what compiled, what came from the build cache, and linking",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := g.forge()
+			if err != nil {
+				return err
+			}
+			costs, err := f.Costs()
+			if err != nil {
+				return err
+			}
+			if len(costs) == 0 {
+				fmt.Fprintln(g.stdout, "no forge step has run on this machine yet: run 'nodelab images build' (or make e2e) first")
+				return nil
+			}
+			return writeCosts(g.stdout, costs)
+		},
+	}
+	cmd.AddCommand(list, build, profile)
 	return cmd
+}
+
+// writeCosts prints the cost profile: one row per step in the order they
+// started, offsets from the first start (steps overlap: Go builds beside
+// debootstrap, addon images beside specs).
+func writeCosts(out io.Writer, costs []forge.StepCost) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "STEP\tSTART\tWALL\tCPU\tCORES\tGO PKGS COMPILED/CACHED\tCOMPILE CPU\tLINKS\tLINK CPU\tLINK WALL")
+	t0 := costs[0].Started
+	dur := func(d time.Duration) string { return d.Round(time.Second).String() }
+	for _, c := range costs {
+		row := []string{c.Name, "+" + dur(c.Started.Sub(t0)), dur(c.Wall), "-", "-", "-", "-", "-", "-", "-"}
+		if u := c.Usage; u != nil {
+			row[3] = dur(u.CPU)
+			if c.Wall > 0 {
+				row[4] = fmt.Sprintf("%.2f", u.CPU.Seconds()/c.Wall.Seconds())
+			}
+			if gu := u.Go; gu != nil {
+				row[5] = fmt.Sprintf("%d/%d", gu.Compiled, gu.Cached)
+				row[6] = dur(gu.CompileCPU)
+				row[7] = fmt.Sprint(gu.Links)
+				row[8] = dur(gu.LinkCPU)
+				row[9] = dur(gu.LinkWall)
+			}
+		}
+		fmt.Fprintln(w, strings.Join(row, "\t"))
+	}
+	return w.Flush()
 }
 
 func findAddonImage(name string) (images.Image, bool) {

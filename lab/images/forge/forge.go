@@ -96,6 +96,8 @@ type StepResult struct {
 	Name     string
 	Cached   bool
 	Duration time.Duration
+	// Usage is what the step cost (zero when it was up to date).
+	Usage Usage
 }
 
 // ErrNotBuilt is returned by Lookup when an image has not been forged yet.

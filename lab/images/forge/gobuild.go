@@ -264,6 +264,10 @@ func (b *goBuilder) stepFor(ctx context.Context, r goRecipe, turn *int) (stepSpe
 			fmt.Fprintf(log, "# timing: prepare %s, wait %s, build %s\n",
 				prepared.Sub(start).Round(time.Second), building.Sub(prepared).Round(time.Second),
 				time.Since(building).Round(time.Second))
+			m := meterFrom(ctx)
+			m.phase("prepare", prepared.Sub(start))
+			m.phase("wait", building.Sub(prepared))
+			m.phase("build", time.Since(building))
 			return nil
 		},
 	}, nil
@@ -300,9 +304,35 @@ func (b *goBuilder) goBuild(ctx context.Context, log io.Writer, dir, ldflags, ou
 	return b.goCmd(ctx, log, dir, nil, append(args, pkgs...)...)
 }
 
-// goCmd runs the go command in dir with the forge's environment.
+// goCmd runs the go command in dir with the forge's environment. A `go
+// build` inside a step also writes its action graph, read into the step's
+// usage (what compiled, what came from the build cache, link time).
 func (b *goBuilder) goCmd(ctx context.Context, log io.Writer, dir string, env []string, args ...string) error {
-	return b.f.exec(ctx, log, command{dir: dir, env: goEnv(env...)}, b.gobin, args...)
+	graph := ""
+	if len(args) > 0 && args[0] == "build" && meterFrom(ctx) != nil {
+		if fh, err := os.CreateTemp(b.binDir, ".actiongraph-*.json"); err == nil {
+			graph = fh.Name()
+			fh.Close()
+			defer os.Remove(graph)
+			args = append([]string{"build", "-debug-actiongraph=" + graph}, args[1:]...)
+		}
+	}
+	// Only compiles yield the CPU: the steps a background build shares
+	// with the node image (the Debian root filesystem) must not crawl
+	// while the node image waits for them.
+	c := command{dir: dir, env: goEnv(env...), nice: lowPriority(ctx)}
+	if err := b.f.exec(ctx, log, c, b.gobin, args...); err != nil {
+		return err
+	}
+	if graph != "" {
+		g, err := readActionGraph(graph)
+		if err != nil {
+			fmt.Fprintf(log, "# go usage not read: %v\n", err)
+			return nil
+		}
+		meterFrom(ctx).addGo(g)
+	}
+	return nil
 }
 
 // prefetch downloads every module the packages need, with a wide download

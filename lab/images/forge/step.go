@@ -35,6 +35,8 @@ type stamp struct {
 	Key      string    `json:"key"`
 	Finished time.Time `json:"finished"`
 	Seconds  float64   `json:"seconds"`
+	// Usage is what the step cost when it last ran (nodelab images profile).
+	Usage *Usage `json:"usage,omitempty"`
 }
 
 func (f *Forge) stampPath(step string) string {
@@ -51,11 +53,11 @@ func (f *Forge) upToDate(step, key string) bool {
 	return json.Unmarshal(b, &s) == nil && s.Key == key
 }
 
-func (f *Forge) markDone(step, key string, took time.Duration) error {
+func (f *Forge) markDone(step, key string, took time.Duration, u Usage) error {
 	if err := os.MkdirAll(filepath.Dir(f.stampPath(step)), 0o755); err != nil {
 		return err
 	}
-	b, _ := json.Marshal(stamp{Key: key, Finished: time.Now(), Seconds: took.Seconds()})
+	b, _ := json.Marshal(stamp{Key: key, Finished: time.Now(), Seconds: took.Seconds(), Usage: &u})
 	return os.WriteFile(f.stampPath(step), b, 0o644)
 }
 
@@ -81,10 +83,23 @@ type stepSpec struct {
 }
 
 // runStep runs a step unless its stamp matches and its outputs are present.
-// Output goes to CacheDir/logs/<name>.log (and to LogWriter with Verbose);
-// a failure names that file.
+// It holds the step's lock (CacheDir/locks/<name>.lock) throughout, so two
+// builds that need the same step (the node image and a background addon
+// build both need the Debian root filesystem; two test processes) never
+// run it at once: the one that waited finds it up to date. Output goes to
+// CacheDir/logs/<name>.log (and to LogWriter with Verbose); a failure names
+// that file.
 func (f *Forge) runStep(ctx context.Context, s stepSpec) (StepResult, error) {
 	p := f.opts.Progress.Start(s.title)
+	lockDir, err := f.workDir("locks")
+	if err != nil {
+		return StepResult{Name: s.name}, p.End(err)
+	}
+	unlock, err := lockFile(ctx, filepath.Join(lockDir, s.name+".lock"))
+	if err != nil {
+		return StepResult{Name: s.name}, p.End(err)
+	}
+	defer unlock()
 	if f.upToDate(s.name, s.key) && (s.present == nil || s.present(ctx)) {
 		p.Skip("up to date")
 		return StepResult{Name: s.name, Cached: true, Duration: p.Elapsed()}, nil
@@ -104,18 +119,21 @@ func (f *Forge) runStep(ctx context.Context, s stepSpec) (StepResult, error) {
 		w = io.MultiWriter(lf, f.opts.LogWriter)
 	}
 	start := time.Now()
-	err = s.run(ctx, w)
+	meter := &usageMeter{}
+	err = s.run(withMeter(ctx, meter), w)
 	took := time.Since(start)
+	res := StepResult{Name: s.name, Duration: took, Usage: meter.snapshot()}
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (interrupted: %w)", err, ctx.Err())
 		}
-		return StepResult{Name: s.name, Duration: took}, p.End(fmt.Errorf("%s: %w (full log: %s)", s.name, err, logPath))
+		return res, p.End(fmt.Errorf("%s: %w (full log: %s)", s.name, err, logPath))
 	}
-	if err := f.markDone(s.name, s.key, took); err != nil {
-		return StepResult{Name: s.name, Duration: took}, p.End(fmt.Errorf("stamp %s: %w", s.name, err))
+	fmt.Fprintf(w, "# usage: wall %s; %s\n", roundDur(took), res.Usage.describe(took))
+	if err := f.markDone(s.name, s.key, took, res.Usage); err != nil {
+		return res, p.End(fmt.Errorf("stamp %s: %w", s.name, err))
 	}
-	return StepResult{Name: s.name, Duration: took}, p.End(nil)
+	return res, p.EndNote(nil, res.Usage.describe(took))
 }
 
 // command runs a tool with its output going to log; the error carries the
@@ -124,10 +142,20 @@ type command struct {
 	dir string
 	env []string
 	in  io.Reader
+	// nice runs the tool at nice 19 (see WithLowPriority).
+	nice bool
 }
 
 func (f *Forge) exec(ctx context.Context, log io.Writer, c command, name string, args ...string) error {
-	cmd := exec.CommandContext(ctx, name, args...)
+	argv := append([]string{name}, args...)
+	if c.nice {
+		// nice(1) execs the tool, so its PID, its signals and its
+		// resource usage stay the tool's own.
+		if nice, err := exec.LookPath("nice"); err == nil {
+			argv = append([]string{nice, "-n", "19"}, argv...)
+		}
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = c.dir
 	cmd.Stdin = c.in
 	if c.env != nil {
@@ -140,7 +168,11 @@ func (f *Forge) exec(ctx context.Context, log io.Writer, c command, name string,
 	// Kill the whole tool on cancel but give it a moment to clean up.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	if ps := cmd.ProcessState; ps != nil {
+		meterFrom(ctx).addCPU(ps.UserTime() + ps.SystemTime())
+	}
+	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) || ctx.Err() != nil {
 			return fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), firstArg(args), err, tail.String())
