@@ -48,8 +48,12 @@ var theLab *lab.Lab
 
 func TestE2E(t *testing.T) {
 	gomega.RegisterFailHandler(ginkgo.Fail)
+	plannedImages = planImages(ginkgo.PreviewSpecs("nodelab e2e"))
 	ginkgo.RunSpecs(t, "nodelab e2e")
 }
+
+// background builds the planned images beside the lab and the specs.
+var background forge.BackgroundSet
 
 var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 	scenarios.TimeoutScale = *flagTimeoutScale
@@ -57,6 +61,14 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	theAddons = addon.Options{Builder: f, Progress: progress.New(ginkgo.GinkgoWriter)}
 	scenarios.Addons = theAddons
+	if len(plannedImages) > 0 {
+		ginkgo.GinkgoWriter.Printf("The selected specs load these images besides the node image's: %s\n", imageNames(plannedImages))
+	}
+	// Runs last: after the lab is deleted, a build still running is
+	// stopped (finished steps stay cached for the next run).
+	ginkgo.DeferCleanup(func(ctx context.Context) {
+		gomega.Expect(background.Stop(ctx)).To(gomega.Succeed())
+	}, ginkgo.NodeTimeout(time.Minute))
 	if *flagKubeconfig != "" {
 		l, err := lab.Attach(ctx, *flagKubeconfig)
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
@@ -65,14 +77,20 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 		p, err := loadProfile(*flagProfile)
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
 		l, err := lab.Up(ctx, lab.UpOptions{
-			Profile:      p,
-			Retain:       *flagRetain,
-			Forge:        forge.NodeImageSource{Forge: f},
+			Profile: p,
+			Retain:  *flagRetain,
+			// The node image has to be forged: the addon images the
+			// selected specs need start building beside it (their module
+			// downloads overlap it; their compiles take the CPU it leaves).
+			Forge: forge.NodeImageSource{Forge: f, BeforeBuild: func() {
+				background.Start(f, plannedImages)
+			}},
 			ReadyTimeout: scenarios.T().NodeReady,
 			Progress:     progress.New(ginkgo.GinkgoWriter),
 		})
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
 		theLab = l
+		background.Start(f, backgroundImagesFor(l, plannedImages))
 		if l.Created && !*flagRetain {
 			ginkgo.DeferCleanup(func(ctx context.Context) {
 				gomega.Expect(lab.Down(ctx, l.Name, lab.DownOptions{})).To(gomega.Succeed())
@@ -134,4 +152,5 @@ var _ = ginkgo.ReportAfterSuite("labels and JUnit", func(r ginkgo.Report) {
 	html, err := report.WriteHTML(r, *flagArtifacts)
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	fmt.Fprintf(os.Stderr, "HTML report: %s\n", html)
+	fmt.Fprintln(os.Stderr, harnessOverhead(r, time.Now()))
 })

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/images"
 )
 
 // Info describes a scenario.
@@ -26,6 +27,12 @@ type Info struct {
 	Requires []string
 	// Typical is the typical duration on a 2-core host with a warm lab.
 	Typical time.Duration
+	// Addons are the lab addons the runbook installs (lab/addon names), and
+	// Images the other images it loads onto the nodes. The e2e suite starts
+	// building both for the specs it selected as soon as it starts, so an
+	// offline lab does not wait for them in the middle of a spec.
+	Addons []string
+	Images []images.Image
 }
 
 // Label is the ginkgo label that selects the scenario.

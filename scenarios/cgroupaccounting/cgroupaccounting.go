@@ -79,6 +79,7 @@ var Info = scenarios.Info{
 	Labels:   []string{"slow"},
 	Requires: []string{"a lab created by nodelab (cgroup files read in the node containers)", "≥ 1 worker"},
 	Typical:  75 * time.Second,
+	Addons:   []string{chaosmesh.Name},
 }
 
 const (

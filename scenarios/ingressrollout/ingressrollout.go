@@ -77,6 +77,7 @@ var Info = scenarios.Info{
 	Labels:   []string{"slow"},
 	Requires: []string{"a lab created by nodelab (the NLB reaches node IPs on the lab's docker network)", "2 workers", "ip targets: root (the NLB dials from the data-plane container's network namespace)"},
 	Typical:  4*time.Minute + 20*time.Second,
+	Images:   []images.Image{images.Traefik(), images.Echo()},
 }
 
 const (

@@ -83,6 +83,7 @@ var Info = scenarios.Info{
 	Labels:   []string{"slow", "disruptive"},
 	Requires: []string{"a lab created by nodelab (kubelet restarts through Docker)", "≥ 1 worker", fmt.Sprintf("%d MiB free host memory", NeedBytes>>20)},
 	Typical:  265 * time.Second,
+	Addons:   []string{chaosmesh.Name},
 }
 
 const (

@@ -58,6 +58,7 @@ var Info = scenarios.Info{
 	Labels:   []string{"needs:multus"},
 	Requires: []string{"a lab created by nodelab (routes and the bridge are checked in the node containers)", "≥ 1 worker", "pitfall: a pod network that enforces NetworkPolicy (measured)", "fix: the multi-networkpolicy-iptables image (a registry)"},
 	Typical:  2 * time.Minute,
+	Addons:   []string{multus.Name, multinetworkpolicy.Name},
 }
 
 const (

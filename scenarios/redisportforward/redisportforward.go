@@ -74,6 +74,7 @@ var Info = scenarios.Info{
 	Summary: "pitfall: redis-cluster MOVED to unreachable pod IPs through one port-forward; fixes: in-cluster client, or every pod forwarded + remapping Dialer (incl. ASK and failover)",
 	Labels:  []string{"slow"},
 	Typical: 110 * time.Second,
+	Images:  []images.Image{images.Redis()},
 }
 
 const (

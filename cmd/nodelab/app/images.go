@@ -115,25 +115,32 @@ labs build those on demand anyway.`,
 
 // writeCosts prints the cost profile: one row per step in the order they
 // started, offsets from the first start (steps overlap: Go builds beside
-// debootstrap, addon images beside specs).
+// debootstrap, addon images beside specs). WAIT is a Go step's wait for
+// its build slot (Go builds take turns so shared packages compile once);
+// CORES is CPU over the wall time without that wait.
 func writeCosts(out io.Writer, costs []forge.StepCost) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "STEP\tSTART\tWALL\tCPU\tCORES\tGO PKGS COMPILED/CACHED\tCOMPILE CPU\tLINKS\tLINK CPU\tLINK WALL")
+	fmt.Fprintln(w, "STEP\tSTART\tWALL\tWAIT\tCPU\tCORES\tGO PKGS COMPILED/CACHED\tCOMPILE CPU\tLINKS\tLINK CPU\tLINK WALL")
 	t0 := costs[0].Started
 	dur := func(d time.Duration) string { return d.Round(time.Second).String() }
 	for _, c := range costs {
-		row := []string{c.Name, "+" + dur(c.Started.Sub(t0)), dur(c.Wall), "-", "-", "-", "-", "-", "-", "-"}
+		row := []string{c.Name, "+" + dur(c.Started.Sub(t0)), dur(c.Wall), "-", "-", "-", "-", "-", "-", "-", "-"}
 		if u := c.Usage; u != nil {
-			row[3] = dur(u.CPU)
-			if c.Wall > 0 {
-				row[4] = fmt.Sprintf("%.2f", u.CPU.Seconds()/c.Wall.Seconds())
+			busy := c.Wall
+			if wait, ok := u.Phases["wait"]; ok {
+				row[3] = dur(wait)
+				busy -= wait
+			}
+			row[4] = dur(u.CPU)
+			if busy > 0 {
+				row[5] = fmt.Sprintf("%.2f", u.CPU.Seconds()/busy.Seconds())
 			}
 			if gu := u.Go; gu != nil {
-				row[5] = fmt.Sprintf("%d/%d", gu.Compiled, gu.Cached)
-				row[6] = dur(gu.CompileCPU)
-				row[7] = fmt.Sprint(gu.Links)
-				row[8] = dur(gu.LinkCPU)
-				row[9] = dur(gu.LinkWall)
+				row[6] = fmt.Sprintf("%d/%d", gu.Compiled, gu.Cached)
+				row[7] = dur(gu.CompileCPU)
+				row[8] = fmt.Sprint(gu.Links)
+				row[9] = dur(gu.LinkCPU)
+				row[10] = dur(gu.LinkWall)
 			}
 		}
 		fmt.Fprintln(w, strings.Join(row, "\t"))

@@ -3,11 +3,13 @@ package forge
 import (
 	"compress/gzip"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -71,6 +73,26 @@ func patchChaosMesh(src string) error {
 	return nil
 }
 
+// chaosMeshTags: the pure-Go DNS resolver and user lookup in both Chaos
+// Mesh builds, so the cgo daemon and the static controller compile the
+// same files and share their packages through the build cache.
+const chaosMeshTags = "netgo,osusergo"
+
+// requireStatic fails when the ELF file at path asks for a dynamic loader.
+func requireStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked (built with cgo?)", filepath.Base(path))
+		}
+	}
+	return nil
+}
+
 // chaosDaemonRoots are the Debian packages chaos-daemon's StressChaos path
 // runs (stress-ng; nsenter and choom from util-linux; sh and cat) plus the
 // network tools the upstream image carries.
@@ -122,7 +144,7 @@ func (f *Forge) chaosMeshGoStep(ctx context.Context) (stepSpec, error) {
 			if err != nil {
 				return nil, err
 			}
-			return append(parts, m.Sum, a.Sum, fmt.Sprintf("%q", chaosPatches)), nil
+			return append(parts, m.Sum, a.Sum, fmt.Sprintf("%q", chaosPatches), "shared cache, tags "+chaosMeshTags), nil
 		},
 		prepare: func(ctx context.Context, log io.Writer) error {
 			m, err := b.module(ctx, chaosMeshModule, images.ChaosMeshModuleVersion)
@@ -144,7 +166,7 @@ func (f *Forge) chaosMeshGoStep(ctx context.Context) (stepSpec, error) {
 				return err
 			}
 			// cgo on: chaos-daemon's chaos-driver client has only cgo files.
-			args := []string{"list", "-deps", "-test=false", "-f", "{{if false}}{{end}}", "./cmd/chaos-daemon", "./cmd/chaos-controller-manager"}
+			args := []string{"list", "-deps", "-test=false", "-tags", chaosMeshTags, "-f", "{{if false}}{{end}}", "./cmd/chaos-daemon", "./cmd/chaos-controller-manager"}
 			return f.exec(ctx, &skipBlankLines{w: log}, command{dir: src, env: goEnv("CGO_ENABLED=1", "GOMAXPROCS="+prefetchProcs)}, b.gobin, args...)
 		},
 		build: func(ctx context.Context, log io.Writer, tmp string) error {
@@ -156,20 +178,38 @@ func (f *Forge) chaosMeshGoStep(ctx context.Context) (stepSpec, error) {
 					return fmt.Errorf("compile %s: %w", c, err)
 				}
 			}
-			ld := "-s -w"
-			// pkg/ptrace only builds with cgo, so the daemon needs it.
-			daemon := []string{"build", "-trimpath", "-ldflags", ld, "-o", tmp + "/", "./cmd/chaos-daemon"}
-			if err := b.goCmd(ctx, log, src, []string{"CGO_ENABLED=1"}, daemon...); err != nil {
-				return fmt.Errorf("build chaos-daemon: %w", err)
+			// The daemon needs cgo (pkg/ptrace, the chaos-driver client);
+			// the controller is static (its image has no libc), and it
+			// must stay cgo-free because kustomize's plugin loader imports
+			// Go's plugin package, which links dynamically under cgo. The
+			// go command keys compiled packages on their files and flags,
+			// not on CGO_ENABLED, so with the same tags (netgo, osusergo:
+			// the pure-Go resolver and user lookup, the files a cgo-less
+			// build uses) and flags the controller's build finds every
+			// package it shares with the daemon in the build cache instead
+			// of compiling it a second time. -dwarf=false as in every forge
+			// build: the linker drops DWARF (-w) anyway, and the standard
+			// library compiled for the other builds is then reused too.
+			build := func(env string, cmd string) error {
+				args := []string{"build", "-trimpath", "-tags", chaosMeshTags, "-gcflags", goGCFlags, "-ldflags", "-s -w", "-o", tmp + "/", cmd}
+				if err := b.goCmd(ctx, log, src, []string{env}, args...); err != nil {
+					return fmt.Errorf("build %s: %w", path.Base(cmd), err)
+				}
+				return nil
 			}
-			ctrl := []string{"build", "-trimpath", "-ldflags", ld, "-o", tmp + "/", "./cmd/chaos-controller-manager"}
-			if err := b.goCmd(ctx, log, src, nil, ctrl...); err != nil {
-				return fmt.Errorf("build chaos-controller-manager: %w", err)
+			if err := build("CGO_ENABLED=1", "./cmd/chaos-daemon"); err != nil {
+				return err
+			}
+			if err := build("CGO_ENABLED=0", "./cmd/chaos-controller-manager"); err != nil {
+				return err
+			}
+			if err := requireStatic(filepath.Join(tmp, binChaosController)); err != nil {
+				return fmt.Errorf("chaos-controller-manager runs on an image without libc: %w", err)
 			}
 			if err := f.exec(ctx, log, command{dir: src}, "gcc", "-O2", "-static", "-o", filepath.Join(tmp, "pause"), "hack/pause.c"); err != nil {
 				return fmt.Errorf("build pause: %w (a static link needs libc6-dev)", err)
 			}
-			own := []string{"build", "-trimpath", "-ldflags", ld, "-o", tmp + "/", "./cmd/nsexec", "./cmd/memstress"}
+			own := []string{"build", "-trimpath", "-ldflags", "-s -w", "-o", tmp + "/", "./cmd/nsexec", "./cmd/memstress"}
 			if err := f.exec(ctx, log, command{dir: nodelabDir, env: []string{"CGO_ENABLED=0", "GOFLAGS=-buildvcs=false", "GOTOOLCHAIN=local"}}, b.gobin, own...); err != nil {
 				return fmt.Errorf("build nsexec and memstress: %w", err)
 			}

@@ -9,7 +9,13 @@ import (
 
 // NodeImageSource lets the lab lifecycle (lab.UpOptions.Forge) find or build
 // the forge node image without depending on this package's build details.
-type NodeImageSource struct{ Forge *Forge }
+type NodeImageSource struct {
+	Forge *Forge
+	// BeforeBuild, when set, is called once the lab has chosen to build
+	// the forge node image, before it starts (the e2e suite starts the
+	// addon images it will need then, in the background).
+	BeforeBuild func()
+}
 
 // Lookup returns the forge node image if it and every workload image are
 // built from the current inputs.
@@ -32,6 +38,9 @@ func (s NodeImageSource) Lookup(ctx context.Context) (string, error) {
 
 // Build builds what is missing and returns the node image.
 func (s NodeImageSource) Build(ctx context.Context) (string, error) {
+	if s.BeforeBuild != nil {
+		s.BeforeBuild()
+	}
 	res, err := s.Forge.Build(ctx)
 	if err != nil {
 		return "", err
