@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -109,7 +110,98 @@ labs build those on demand anyway.`,
 			return writeCosts(g.stdout, costs)
 		},
 	}
-	cmd.AddCommand(list, build, profile)
+	var saveTo string
+	save := &cobra.Command{
+		Use:   "save -o FILE",
+		Short: "write every forge image built here and up to date (node, workloads, addons) into one archive, for machines that should load rather than build",
+		Long: `Write one archive with every forge image that is in the local engine and
+built from this checkout's inputs: the node image, the workload images and
+every addon image built so far (build more first with 'nodelab images build
+--image NAME'). Each image carries the key of its inputs, so on a machine
+that loads the archive (nodelab images load) nothing is rebuilt while its
+checkout has the same inputs, and a newer checkout names the stale images.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if saveTo == "" {
+				return usagef("images save needs -o FILE")
+			}
+			f, err := g.forge()
+			if err != nil {
+				return err
+			}
+			m, skipped, err := f.Save(cmd.Context(), saveTo)
+			for _, st := range skipped {
+				fmt.Fprintf(g.stderr, "not saved: %s\n", st)
+			}
+			if err != nil {
+				return err
+			}
+			size := ""
+			if st, err := os.Stat(saveTo); err == nil {
+				size = fmt.Sprintf(" (%d MB)", st.Size()>>20)
+			}
+			fmt.Fprintf(g.stdout, "saved %d images to %s%s:\n", len(m.Images), saveTo, size)
+			for _, im := range m.Images {
+				fmt.Fprintf(g.stdout, "  %s\n", im.Ref)
+			}
+			return nil
+		},
+	}
+	save.Flags().StringVarP(&saveTo, "output", "o", "", "archive to write")
+	var loadFrom string
+	load := &cobra.Command{
+		Use:   "load -i FILE",
+		Short: "load an archive made by 'nodelab images save' and say which images are up to date for this checkout and which are stale",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if loadFrom == "" {
+				return usagef("images load needs -i FILE")
+			}
+			f, err := g.forge()
+			if err != nil {
+				return err
+			}
+			m, states, err := f.Load(cmd.Context(), loadFrom)
+			if err != nil {
+				return err
+			}
+			stale := 0
+			fmt.Fprintf(g.stdout, "loaded %d images from %s (saved %s):\n", len(m.Images), loadFrom, m.Created.Format(time.RFC3339))
+			for _, st := range states {
+				if !st.Current() {
+					stale++
+				}
+				fmt.Fprintf(g.stdout, "  %s\n", st)
+			}
+			if stale > 0 {
+				fmt.Fprintf(g.stdout, "%d of %d images do not match this checkout: labs build those again\n", stale, len(states))
+			}
+			return nil
+		},
+	}
+	load.Flags().StringVarP(&loadFrom, "input", "i", "", "archive to load")
+	var pushTo string
+	push := &cobra.Command{
+		Use:   "push --to REGISTRY",
+		Short: "push every forge image built here and up to date to a registry, for clusters that pull (nodelab.local/echo:v1 → REGISTRY/echo:v1)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := g.forge()
+			if err != nil {
+				return err
+			}
+			pushed, skipped, err := f.Push(cmd.Context(), pushTo)
+			for _, p := range pushed {
+				fmt.Fprintf(g.stdout, "pushed %s as %s\n", p.Ref, p.Target)
+			}
+			for _, st := range skipped {
+				fmt.Fprintf(g.stderr, "not pushed: %s\n", st)
+			}
+			return err
+		},
+	}
+	push.Flags().StringVar(&pushTo, "to", "", "registry HOST[:PORT][/PATH] (credentials from docker login)")
+	cmd.AddCommand(list, build, profile, save, load, push)
 	return cmd
 }
 

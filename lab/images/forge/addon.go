@@ -54,6 +54,13 @@ func (f *Forge) BuildImages(ctx context.Context, imgs ...images.Image) error {
 			errs = append(errs, fmt.Errorf("image %s: %w", img.Forge, err))
 			continue
 		}
+		// The last step makes the image, labelled with its key: an image in
+		// the engine with that label (built here before, or loaded from an
+		// images archive) is what the steps would make, so none runs.
+		if last := steps[len(steps)-1]; f.imageHasKey(ctx, img.Forge, last.key) {
+			f.opts.Progress.Start(last.title).Skip("up to date (the image in the engine carries the current inputs key)")
+			continue
+		}
 		if _, err := f.runSteps(ctx, steps...); err != nil {
 			errs = append(errs, fmt.Errorf("image %s: %w", img.Forge, err))
 		}
