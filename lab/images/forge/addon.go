@@ -51,6 +51,13 @@ func (f *Forge) BuildImages(ctx context.Context, imgs ...images.Image) error {
 		}
 		steps, err := recipe(ctx, f, img)
 		if err != nil {
+			// An air-gapped machine that loaded its images (nodelab images
+			// load) may not reach the module proxy that the recipe's key
+			// needs: use the forge image it has, and say so.
+			if key, lerr := imageLabel(ctx, img.Forge); lerr == nil && key != "" {
+				f.opts.Progress.Start("Building image " + img.Forge).Skip(fmt.Sprintf("inputs not checked (%v); using the image in the engine (inputs %s)", err, key))
+				continue
+			}
 			errs = append(errs, fmt.Errorf("image %s: %w", img.Forge, err))
 			continue
 		}
