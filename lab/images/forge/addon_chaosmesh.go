@@ -33,8 +33,8 @@ const (
 	nodelabModule      = "github.com/nodelab/nodelab"
 )
 
-// chaosPatches are source fixes the forge applies to the chaos-mesh copy,
-// each a unique old text and its replacement in one file.
+// chaosPatches are source fixes the forge applies to the chaos-mesh copy
+// (applyPatches).
 //
 // pidpath.go: PidPath reports a v1 controller missing from
 // /proc/<pid>/cgroup with a new error, not the library's
@@ -42,35 +42,10 @@ const (
 // StressChaos fails with "controller is not supported" on cgroup v1 hosts
 // that mount controllers a process is not in (this VM: hugetlb, net_cls,
 // net_prio, perf_event). Returning the sentinel lets Load skip them.
-var chaosPatches = []struct{ file, old, new string }{
+var chaosPatches = []sourcePatch{
 	{"pkg/chaosdaemon/cgroups/pidpath.go",
 		`return "", errors.New("controller is not supported")`,
 		`return "", cgroups.ErrControllerNotActive`},
-}
-
-// patchChaosMesh applies chaosPatches to the copy at src; a file already
-// patched is left as it is.
-func patchChaosMesh(src string) error {
-	for _, p := range chaosPatches {
-		path := filepath.Join(src, p.file)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("patch %s: %w", p.file, err)
-		}
-		text := string(b)
-		switch {
-		case strings.Count(text, p.old) == 1:
-			text = strings.Replace(text, p.old, p.new, 1)
-		case strings.Contains(text, p.new):
-			continue
-		default:
-			return fmt.Errorf("patch %s: the text to replace is not there exactly once (did the module change?): %q", p.file, p.old)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			return fmt.Errorf("patch %s: %w", p.file, err)
-		}
-	}
-	return nil
 }
 
 // chaosMeshTags: the pure-Go DNS resolver and user lookup in both Chaos
@@ -162,7 +137,7 @@ func (f *Forge) chaosMeshGoStep(ctx context.Context) (stepSpec, error) {
 			if err := copyModule(a.Dir, filepath.Join(src, "api"), stamp); err != nil {
 				return fmt.Errorf("copy %s into ./api: %w", chaosMeshAPIModule, err)
 			}
-			if err := patchChaosMesh(src); err != nil {
+			if err := applyPatches(src, chaosPatches); err != nil {
 				return err
 			}
 			// cgo on: chaos-daemon's chaos-driver client has only cgo files.

@@ -28,6 +28,24 @@ const traefikLDFlags = "-s -w -X " + images.TraefikModule + "/pkg/version.Versio
 // so the forge image has no dashboard assets).
 var traefikCopySkip = []string{"integration", "docs", "vendor"}
 
+// traefikPatches leave out what the lab never runs and costs the most to
+// compile (measured with the forge's action graph, see the README's
+// cold-run table).
+//
+// provider.go: lego's providers/dns registry imports every ACME DNS-01
+// provider lego has and their cloud SDKs. The lab's Traefik serves plain
+// HTTP and never asks for a certificate, so a DNS challenge is refused
+// with an error that names this build instead; HTTP-01 and TLS-ALPN-01
+// challenges are untouched.
+var traefikPatches = []sourcePatch{
+	{"pkg/provider/acme/provider.go",
+		"\t\"github.com/go-acme/lego/v4/providers/dns\"\n",
+		"\t// nodelab forge: lego's DNS providers are left out (traefikPatches)\n"},
+	{"pkg/provider/acme/provider.go",
+		"provider, err = dns.NewDNSChallengeProviderByName(p.DNSChallenge.Provider)",
+		`err = fmt.Errorf("DNS challenge provider %q: this Traefik is nodelab's offline lab build, which leaves lego's DNS providers out; use the upstream image for DNS-01", p.DNSChallenge.Provider)`},
+}
+
 // traefikRecipe builds traefik statically (CGO_ENABLED=0, as upstream's
 // Makefile does) as the main module, from a copy of the module source: its
 // go.mod has replace directives, which `go install` and a wrapper module
@@ -46,11 +64,14 @@ func (b *goBuilder) traefikRecipe() goRecipe {
 				return nil, err
 			}
 			mod = m
-			return []string{m.Sum, traefikLDFlags, traefikPkg, fmt.Sprint(traefikCopySkip)}, nil
+			return []string{m.Sum, traefikLDFlags, traefikPkg, fmt.Sprint(traefikCopySkip), fmt.Sprintf("%q", traefikPatches)}, nil
 		},
 		prepare: func(ctx context.Context, log io.Writer) error {
 			if err := copyModule(mod.Dir, src, mod.Sum, traefikCopySkip...); err != nil {
 				return fmt.Errorf("copy %s: %w", images.TraefikModule, err)
+			}
+			if err := applyPatches(src, traefikPatches); err != nil {
+				return err
 			}
 			return b.prefetch(ctx, log, src, goTags, traefikPkg)
 		},

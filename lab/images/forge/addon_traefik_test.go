@@ -2,6 +2,8 @@ package forge
 
 import (
 	"context"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -67,6 +69,9 @@ func TestTraefikBuildIsStaticWithItsVersion(t *testing.T) {
 	if !slices.Contains(parts, "h1:traefik") || !slices.Contains(parts, traefikLDFlags) || !slices.Contains(parts, traefikPkg) {
 		t.Errorf("key inputs %q lack the module sum, the ldflags or the package", parts)
 	}
+	if !slices.ContainsFunc(parts, func(p string) bool { return strings.Contains(p, "providers/dns") }) {
+		t.Errorf("key inputs %q lack the source patches (a changed patch must rebuild)", parts)
+	}
 
 	steps, err := b.traefikSteps(context.Background(), images.Traefik())
 	if err != nil {
@@ -127,5 +132,34 @@ func TestTraefikMatchesUpstreamSource(t *testing.T) {
 				t.Errorf("replace %s => %s points into %s, which the copy skips", r.Old.Path, r.New.Path, s)
 			}
 		}
+	}
+
+	// The patches apply to this version's source, and the patched file
+	// still parses and no longer names lego's providers/dns package.
+	copyDir := t.TempDir()
+	for _, p := range traefikPatches {
+		dst := filepath.Join(copyDir, p.file)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, []byte(read(p.file)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := applyPatches(copyDir, traefikPatches); err != nil {
+		t.Fatal(err)
+	}
+	patched := filepath.Join(copyDir, "pkg/provider/acme/provider.go")
+	pf, err := parser.ParseFile(token.NewFileSet(), patched, nil, parser.ImportsOnly)
+	if err != nil {
+		t.Fatalf("patched provider.go does not parse: %v", err)
+	}
+	for _, imp := range pf.Imports {
+		if strings.Contains(imp.Path.Value, "lego/v4/providers/dns") {
+			t.Errorf("patched provider.go still imports %s", imp.Path.Value)
+		}
+	}
+	if b, _ := os.ReadFile(patched); strings.Contains(string(b), "dns.NewDNSChallengeProviderByName") {
+		t.Error("patched provider.go still calls dns.NewDNSChallengeProviderByName")
 	}
 }
