@@ -79,6 +79,10 @@ labs build those on demand anyway.`,
 			if err != nil {
 				return err
 			}
+			if res.UpToDate {
+				fmt.Fprintf(g.stdout, "%s is up to date: it and the workload images carry this checkout's inputs keys (nothing built)\n", res.NodeImage)
+				return nil
+			}
 			cached := 0
 			for _, s := range res.Steps {
 				if s.Cached {

@@ -22,6 +22,13 @@ const componentWorkers = 2
 // interrupted build resumes at the step it stopped in.
 func (f *Forge) Build(ctx context.Context) (Result, error) {
 	start := time.Now()
+	// The node image and the workload images in the engine carry the
+	// current inputs keys (built here, or loaded from an images archive on
+	// a machine whose forge cache is empty): no step would change them.
+	if node, err := (NodeImageSource{Forge: f}).Lookup(ctx); err == nil {
+		f.opts.Progress.Start("Building node image " + node).Skip("up to date (it and the workload images in the engine carry the current inputs keys)")
+		return f.finish(Result{NodeImage: node, UpToDate: true}, start, nil)
+	}
 	var (
 		wg                sync.WaitGroup
 		bins              Binaries

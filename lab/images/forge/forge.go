@@ -89,6 +89,9 @@ type Result struct {
 	Steps []StepResult
 	// Total is the wall time of the whole build.
 	Total time.Duration
+	// UpToDate: the engine held the node image and the workload images
+	// with the current inputs keys, so no step ran (Steps is empty).
+	UpToDate bool
 }
 
 // StepResult is one step of a build.
