@@ -20,7 +20,7 @@ func TestPrefixAndNote(t *testing.T) {
 	}
 	f := r.Start("Building pause")
 	want := errors.New("boom")
-	if got := f.EndNote(want, "ignored on failure"); got != want {
+	if got := f.EndNote(want, "ignored on failure"); got != want { //nolint:errorlint // identity is the point: the same error value, not a wrapped one
 		t.Fatalf("EndNote must return the error unchanged, got %v", got)
 	}
 	bg.Printf("100%% done in %s", "1s")
