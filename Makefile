@@ -9,7 +9,9 @@ FOCUS     ?=
 LABELS    ?=
 RETAIN    ?=
 GINKGO_FLAGS ?=
-# A cold forge build (no images yet) takes ~30 min on 2 cores; the suite waits for it.
+# A cold run (no images yet) builds the node image first (9.5 min of suite setup on
+# the 2-core dev VM, twice that on slower VMs) and addon images while specs run:
+# 25 min for the whole suite there. The timeout leaves room for slower machines.
 E2E_TIMEOUT ?= 85m
 # go test's own timeout must come later than ginkgo's (E2E_TIMEOUT), or it
 # kills the binary before cleanup and ReportAfterSuite write JUnit: +10m
