@@ -80,7 +80,7 @@ labs build those on demand anyway.`,
 				return err
 			}
 			if res.UpToDate {
-				fmt.Fprintf(g.stdout, "%s is up to date: it and the workload images carry this checkout's inputs keys (nothing built)\n", res.NodeImage)
+				fmt.Fprintf(g.stdout, "%s is up to date: it and the workload images carry this checkout's inputs keys (no step ran for them)\n", res.NodeImage)
 				return nil
 			}
 			cached := 0

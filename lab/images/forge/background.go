@@ -19,8 +19,6 @@ import (
 type Background struct {
 	cancel context.CancelFunc
 	done   chan struct{}
-	err    error
-	images []images.Image
 }
 
 // CanBuild reports whether the forge has a recipe for an addon image.
@@ -32,7 +30,7 @@ func CanBuild(img images.Image) bool {
 // StartBackground builds imgs one after another, in the order given, at
 // nice 19, and returns at once. Images with no forge recipe are left out
 // (whoever needs them says why). Progress lines carry the prefix
-// "[background] ". Stop (or Wait) must be called.
+// "[background] ". Stop must be called.
 func (f *Forge) StartBackground(imgs []images.Image) *Background {
 	var todo []images.Image
 	for _, img := range imgs {
@@ -41,7 +39,7 @@ func (f *Forge) StartBackground(imgs []images.Image) *Background {
 		}
 	}
 	ctx, cancel := context.WithCancel(WithLowPriority(context.Background()))
-	b := &Background{cancel: cancel, done: make(chan struct{}), images: todo}
+	b := &Background{cancel: cancel, done: make(chan struct{})}
 	bg := &Forge{opts: f.opts, log: f.log}
 	bg.opts.Progress = f.opts.Progress.WithPrefix("[background] ")
 	go func() {
@@ -67,27 +65,13 @@ func (f *Forge) StartBackground(imgs []images.Image) *Background {
 				errs = append(errs, err)
 			}
 		}
-		b.err = errors.Join(errs...)
-		if b.err != nil {
-			bg.opts.Progress.Printf("stopped after %s: %v", time.Since(start).Round(time.Second), b.err)
+		if err := errors.Join(errs...); err != nil {
+			bg.opts.Progress.Printf("stopped after %s: %v", time.Since(start).Round(time.Second), err)
 			return
 		}
 		bg.opts.Progress.Printf("%d images built or up to date in %s", len(todo), time.Since(start).Round(time.Second))
 	}()
 	return b
-}
-
-// Images are the images the background build takes care of.
-func (b *Background) Images() []images.Image { return b.images }
-
-// Wait waits for the background build to end, or for ctx.
-func (b *Background) Wait(ctx context.Context) error {
-	select {
-	case <-b.done:
-		return b.err
-	case <-ctx.Done():
-		return fmt.Errorf("wait for the background image build: %w", ctx.Err())
-	}
 }
 
 // Stop cancels what is still building (finished steps stay cached) and

@@ -214,9 +214,10 @@ func (b *goBuilder) stepFor(ctx context.Context, r goRecipe, turn *int) (stepSpe
 		parts = append(parts, "out:"+o.from+">"+o.name)
 	}
 	return stepSpec{
-		name:  r.name,
-		title: r.title,
-		key:   inputsKey(parts...),
+		name:   r.name,
+		title:  r.title,
+		key:    inputsKey(parts...),
+		notRun: func() { b.turns.pass(*turn) },
 		present: func(context.Context) bool {
 			for _, o := range r.outputs {
 				if st, err := os.Stat(b.binPath(o.name)); err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
@@ -230,6 +231,7 @@ func (b *goBuilder) stepFor(ctx context.Context, r goRecipe, turn *int) (stepSpe
 			// source and temp folders: take turns.
 			unlock, err := lockFile(ctx, filepath.Join(b.srcDir, "."+r.name+".lock"))
 			if err != nil {
+				b.turns.pass(*turn)
 				return err
 			}
 			defer unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"go/parser"
 	"go/token"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -533,5 +534,49 @@ func TestAlignOnKubernetes(t *testing.T) {
 	}
 	if want := map[string]string{"k8s.io/api": "v0.37.1", "k8s.io/apimachinery": "v0.37.1", "github.com/only/mine": "v1.0.0"}; !reflect.DeepEqual(reqs, want) {
 		t.Errorf("withRequires: %v, want %v\n%s", reqs, want, out)
+	}
+}
+
+// A Go step that finds itself up to date once it holds its lock (another
+// process built it meanwhile) gives up its build turn, so the turns after
+// it are served.
+func TestRunStepPassesTheTurnOfAStepItDoesNotRun(t *testing.T) {
+	f, err := New(Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTurnstile(1)
+	turn0, turn1 := 0, 1
+	if err := f.markDone("built-meanwhile", "k", time.Second, Usage{}); err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	s := stepSpec{name: "built-meanwhile", title: "t", key: "k",
+		run:    func(context.Context, io.Writer) error { ran = true; return nil },
+		notRun: func() { ts.pass(turn0) }}
+	if _, err := f.runStep(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if ran {
+		t.Fatal("an up-to-date step ran")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	release, err := ts.acquire(ctx, turn1)
+	if err != nil {
+		t.Fatalf("turn 1 was never served after turn 0's step was skipped: %v", err)
+	}
+	release()
+
+	// A step that runs keeps its turn for run to acquire and release.
+	called := false
+	s = stepSpec{name: "runs", title: "t", key: "k2",
+		run:    func(context.Context, io.Writer) error { return nil },
+		notRun: func() { called = true }}
+	if _, err := f.runStep(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if called {
+		t.Error("notRun was called for a step that ran")
 	}
 }

@@ -48,11 +48,3 @@ func TestApplyPatches(t *testing.T) {
 		t.Fatal("apply to a missing file: no error")
 	}
 }
-
-func TestTraefikPatchesWellFormed(t *testing.T) {
-	for _, p := range traefikPatches {
-		if p.file == "" || p.old == "" || p.new == "" || p.old == p.new {
-			t.Errorf("patch %+v: file, old and new must be set and differ", p)
-		}
-	}
-}

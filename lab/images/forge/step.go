@@ -80,6 +80,11 @@ type stepSpec struct {
 	present func(ctx context.Context) bool
 	// run does the work, writing tool output to log.
 	run func(ctx context.Context, log io.Writer) error
+	// notRun, when set, is called when runStep returns without calling run
+	// (up to date after waiting for the lock, or an error before it): a Go
+	// step gives up its build turn there, so the steps after it are not
+	// left waiting for a turn that never comes.
+	notRun func()
 }
 
 // runStep runs a step unless its stamp matches and its outputs are present.
@@ -91,6 +96,12 @@ type stepSpec struct {
 // that file.
 func (f *Forge) runStep(ctx context.Context, s stepSpec) (StepResult, error) {
 	p := f.opts.Progress.Start(s.title)
+	ran := false
+	defer func() {
+		if !ran && s.notRun != nil {
+			s.notRun()
+		}
+	}()
 	lockDir, err := f.workDir("locks")
 	if err != nil {
 		return StepResult{Name: s.name}, p.End(err)
@@ -120,6 +131,7 @@ func (f *Forge) runStep(ctx context.Context, s stepSpec) (StepResult, error) {
 	}
 	start := time.Now()
 	meter := &usageMeter{}
+	ran = true
 	err = s.run(withMeter(ctx, meter), w)
 	took := time.Since(start)
 	res := StepResult{Name: s.name, Duration: took, Usage: meter.snapshot()}

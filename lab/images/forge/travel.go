@@ -64,9 +64,9 @@ func (s ImageState) Current() bool { return s.Err == nil && s.Key != "" && s.Key
 func (s ImageState) String() string {
 	switch {
 	case s.Err != nil && s.Key == "":
-		return fmt.Sprintf("%s: not in the local engine", s.Image.Forge)
+		return fmt.Sprintf("%s: not in the local engine (%s builds it)", s.Image.Forge, buildCommand(s.Image))
 	case s.Err != nil:
-		return fmt.Sprintf("%s: inputs not checked (%v)", s.Image.Forge, s.Err)
+		return fmt.Sprintf("%s: inputs not checked (%v; set GOPROXY or fill the module cache to check them)", s.Image.Forge, s.Err)
 	case s.Key == s.Want:
 		return fmt.Sprintf("%s: up to date", s.Image.Forge)
 	default:
@@ -156,7 +156,7 @@ func (f *Forge) Save(ctx context.Context, path string) (m ArchiveManifest, skipp
 	var stderr strings.Builder
 	save.Stderr = &stderr
 	if err := save.Run(); err != nil {
-		return m, skipped, fmt.Errorf("docker save: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return m, skipped, fmt.Errorf("docker save: %w: %s (is the engine up (docker info), and is there room for the archive?)", err, strings.TrimSpace(stderr.String()))
 	}
 	if err := writeArchiveFile(path, m, saved); err != nil {
 		return m, skipped, err
@@ -245,7 +245,7 @@ func (f *Forge) Load(ctx context.Context, path string) (ArchiveManifest, []Image
 	load.Stdin = tr
 	out, err := load.CombinedOutput()
 	if err != nil {
-		return m, nil, fmt.Errorf("docker load: %w: %s", err, strings.TrimSpace(string(out)))
+		return m, nil, fmt.Errorf("docker load: %w: %s (is the engine up (docker info), is the file a whole nodelab images archive, and is there room in the engine's storage?)", err, strings.TrimSpace(string(out)))
 	}
 	carried := map[string]bool{}
 	for _, im := range m.Images {
@@ -312,4 +312,13 @@ func checkRegistry(r string) error {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// buildCommand is the command that builds img: the node and workload
+// images come with 'nodelab images build', addon images with --image.
+func buildCommand(img images.Image) string {
+	if _, ok := addonRecipes[img.Name]; ok {
+		return "nodelab images build --image " + img.Name
+	}
+	return "nodelab images build"
 }

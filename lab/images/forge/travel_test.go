@@ -115,8 +115,8 @@ func TestImageStateSays(t *testing.T) {
 	}{
 		{ImageState{Image: img, Key: "a", Want: "a"}, true, "up to date"},
 		{ImageState{Image: img, Key: "a", Want: "b"}, false, "STALE: built from other inputs (image a, this checkout's recipe b); 'nodelab images build' (with --image chaos-daemon"},
-		{ImageState{Image: img, Err: errNoImage}, false, "not in the local engine"},
-		{ImageState{Image: img, Key: "a", Err: errors.New("no module proxy")}, false, "inputs not checked (no module proxy)"},
+		{ImageState{Image: img, Err: errNoImage}, false, "not in the local engine (nodelab images build --image chaos-daemon builds it)"},
+		{ImageState{Image: img, Key: "a", Err: errors.New("no module proxy")}, false, "inputs not checked (no module proxy; set GOPROXY or fill the module cache to check them)"},
 	}
 	for _, c := range cases {
 		if c.st.Current() != c.current || !strings.Contains(c.st.String(), c.want) {
