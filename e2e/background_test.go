@@ -10,7 +10,7 @@ import (
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/images"
-	"github.com/nodelab/nodelab/scenarios"
+	"github.com/nodelab/nodelab/scenarios/catalog"
 )
 
 // plannedImages are the addon and workload images that the specs selected
@@ -54,7 +54,7 @@ func imagesForLabels(labels []string) []images.Image {
 	var out []images.Image
 	for _, l := range labels {
 		if id, ok := strings.CutPrefix(l, "scenario:"); ok {
-			if s, err := scenarios.Get(id); err == nil {
+			if s, err := catalog.Get(id); err == nil {
 				addons = append(addons, s.Addons...)
 				out = append(out, s.Images...)
 			}

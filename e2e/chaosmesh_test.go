@@ -19,7 +19,6 @@ import (
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/nodeexec"
 	"github.com/nodelab/nodelab/lab/timeline"
-	"github.com/nodelab/nodelab/scenarios"
 )
 
 // The Chaos Mesh addon's own proof: a 64 MiB memStress lands in the target
@@ -58,7 +57,7 @@ var _ = ginkgo.Describe("chaos-mesh addon", AddonChaosMesh, Slow, ginkgo.Ordered
 		ns, err = theLab.CreateNamespace(ctx, "nodelab-chaos")
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
 		ginkgo.DeferCleanup(func(ctx context.Context) {
-			gomega.Expect(theLab.DeleteNamespace(ctx, ns, scenarios.T().Cleanup)).To(gomega.Succeed())
+			gomega.Expect(theLab.DeleteNamespace(ctx, ns, theEnv.T().Cleanup)).To(gomega.Succeed())
 		}, ginkgo.NodeTimeout(5*time.Minute))
 		gomega.Expect(chaosmesh.AllowNamespace(ctx, theLab, ns)).To(gomega.Succeed())
 		p := &corev1.Pod{
@@ -75,7 +74,7 @@ var _ = ginkgo.Describe("chaos-mesh addon", AddonChaosMesh, Slow, ginkgo.Ordered
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
 		gomega.Eventually(ctx, func(ctx context.Context) (*corev1.Pod, error) {
 			return theLab.Client.CoreV1().Pods(ns).Get(ctx, "target", metav1.GetOptions{})
-		}).WithTimeout(scenarios.T().PodStart).WithPolling(scenarios.T().Poll).Should(
+		}).WithTimeout(theEnv.T().PodStart).WithPolling(theEnv.T().Poll).Should(
 			gomega.HaveField("Status.Phase", corev1.PodRunning))
 		pod, err = theLab.Client.CoreV1().Pods(ns).Get(ctx, "target", metav1.GetOptions{})
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())

@@ -26,13 +26,14 @@ import (
 	"github.com/nodelab/nodelab/lab/profile"
 	"github.com/nodelab/nodelab/lab/progress"
 	"github.com/nodelab/nodelab/scenarios"
+	"github.com/nodelab/nodelab/scenarios/catalog"
 )
 
 var (
 	flagKubeconfig   = flag.String("nodelab.kubeconfig", os.Getenv("NODELAB_KUBECONFIG"), "attach to this cluster instead of creating a lab (never deleted); default $NODELAB_KUBECONFIG")
 	flagProfile      = flag.String("nodelab.profile", os.Getenv("NODELAB_PROFILE"), "profile file or built-in profile name (multus) for the lab (default: the embedded default profile)")
 	flagRetain       = flag.Bool("nodelab.retain", os.Getenv("NODELAB_RETAIN") == "1", "keep the lab after the suite (and after a failed create)")
-	flagTimeoutScale = flag.Float64("nodelab.timeout-scale", scenarios.TimeoutScale, "multiply every timeout (slow hosts); default $NODELAB_TIMEOUT_SCALE or 1")
+	flagTimeoutScale = flag.Float64("nodelab.timeout-scale", 0, "multiply every timeout (slow hosts); default $NODELAB_TIMEOUT_SCALE or 1")
 	flagArtifacts    = flag.String("nodelab.artifacts", artifactsDefault(), "where JUnit and reports go; default $ARTIFACTS or _artifacts")
 )
 
@@ -48,6 +49,18 @@ var theLab *lab.Lab
 
 func TestE2E(t *testing.T) {
 	gomega.RegisterFailHandler(ginkgo.Fail)
+	scale := *flagTimeoutScale
+	if scale == 0 {
+		var err error
+		if scale, err = scenarios.ScaleFromEnv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if scale < 0 {
+		t.Fatalf("-nodelab.timeout-scale=%v: want a positive number (2 doubles every timeout)", scale)
+	}
+	theEnv.Scale = scale
+	describeScenarios(catalog.All(), scale)
 	plannedImages = planImages(ginkgo.PreviewSpecs("nodelab e2e"))
 	ginkgo.RunSpecs(t, "nodelab e2e")
 }
@@ -56,11 +69,10 @@ func TestE2E(t *testing.T) {
 var background forge.BackgroundSet
 
 var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
-	scenarios.TimeoutScale = *flagTimeoutScale
 	f, err := forge.New(forge.Options{Progress: progress.New(ginkgo.GinkgoWriter)})
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	theAddons = addon.Options{Builder: f, Progress: progress.New(ginkgo.GinkgoWriter)}
-	scenarios.Addons = theAddons
+	theEnv.Addons = theAddons
 	if len(plannedImages) > 0 {
 		ginkgo.GinkgoWriter.Printf("The selected specs load these images besides the node image's: %s\n", imageNames(plannedImages))
 	}
@@ -73,6 +85,7 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 		l, err := lab.Attach(ctx, *flagKubeconfig)
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
 		theLab = l
+		theEnv.Lab = l
 	} else {
 		p, err := loadProfile(*flagProfile)
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
@@ -85,11 +98,12 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 			Forge: forge.NodeImageSource{Forge: f, BeforeBuild: func() {
 				background.Start(f, plannedImages)
 			}},
-			ReadyTimeout: scenarios.T().NodeReady,
+			ReadyTimeout: theEnv.T().NodeReady,
 			Progress:     progress.New(ginkgo.GinkgoWriter),
 		})
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
 		theLab = l
+		theEnv.Lab = l
 		background.Start(f, backgroundImagesFor(l, plannedImages))
 		if l.Created && !*flagRetain {
 			ginkgo.DeferCleanup(func(ctx context.Context) {

@@ -57,7 +57,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/nodelab/nodelab/fixtures"
-	nodelab "github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/addon/chaosmesh"
 	"github.com/nodelab/nodelab/lab/chaos"
@@ -68,18 +68,37 @@ import (
 	"github.com/nodelab/nodelab/lab/nodeexec"
 	"github.com/nodelab/nodelab/lab/podexec"
 	"github.com/nodelab/nodelab/lab/timeline"
+	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
 	"github.com/nodelab/nodelab/scenarios/matchers"
 )
 
-// Info describes the scenario.
-var Info = scenarios.Info{
-	ID:       "cgroup-accounting",
-	Summary:  "pitfall: free and /proc/meminfo in a 500Mi container show the host's memory; fix: the cgroup files and the kubelet's working_set (usage − inactive_file) tell the truth; OOM kill vs eviction; QoS oom_score_adj",
-	Labels:   []string{"slow"},
-	Requires: []string{"a lab created by nodelab (cgroup files read in the node containers)", "≥ 1 worker"},
-	Typical:  75 * time.Second,
-	Addons:   []string{chaosmesh.Name},
+// Scenario is the catalog entry.
+var Scenario = scenarios.Scenario{
+	Info: scenarios.Info{
+		ID:       "cgroup-accounting",
+		Summary:  "pitfall: free and /proc/meminfo in a 500Mi container show the host's memory; fix: the cgroup files and the kubelet's working_set (usage − inactive_file) tell the truth; OOM kill vs eviction; QoS oom_score_adj",
+		Labels:   []scenarios.Label{scenarios.Slow},
+		Needs:    []scenarios.Need{scenarios.NodeContainers},
+		Requires: []string{"a lab created by nodelab (cgroup files read in the node containers)", "≥ 1 worker"},
+		Typical:  75 * time.Second,
+		Addons:   []string{chaosmesh.Name},
+	},
+	Runbook: func(env scenarios.Env) scenarios.Runbook {
+		r := New(env)
+		return scenarios.Runbook{
+			Steps: []scenarios.Step{
+				{Side: scenarios.Setup, Name: "prepare: chaos-mesh, the 200Mi/500Mi app, its control, a Guaranteed and a BestEffort pod", Timeout: Timeouts.Prepare, Typical: 25 * time.Second, Run: r.Prepare},
+				{Side: scenarios.Pitfall, Name: "pitfall: free and /proc/meminfo in a 500Mi container report the host's memory", Timeout: Timeouts.Read, Typical: time.Second, Run: r.PitfallMeminfoShowsHost},
+				{Side: scenarios.Fix, Name: "fix: the cgroup files report the container; kubelet working_set = usage − inactive_file; a StressChaos grows it by its size", Timeout: Timeouts.Stress, Typical: 8 * time.Second, Run: r.withTimeline(r.FixCgroupTellsTheTruth)},
+				{Side: scenarios.Check, Name: "beyond the limit: a cgroup OOM kill (not an eviction); stressor at oom_score_adj 1000 is the victim", Timeout: Timeouts.Stress, Typical: 17 * time.Second, Run: r.withTimeline(r.BeyondLimitStressorKilled)},
+				{Side: scenarios.Check, Name: "beyond the limit: stressor at oom_score_adj −1000, the app container is OOMKilled (exit 137)", Timeout: Timeouts.Stress, Run: r.withTimeline(r.BeyondLimitAppKilled)},
+				{Side: scenarios.Check, Name: "QoS classes and the oom_score_adj the kubelet asked for (clamping reported)", Timeout: Timeouts.Read, Typical: 3 * time.Second, Run: r.QoSAndOOMScoreAdj},
+				{Side: scenarios.Check, Name: "leaves no stressor process on any node; the app's memory is back to its baseline", Timeout: Timeouts.NoStressorLeft, Typical: 13 * time.Second, Run: r.NoStressorLeft},
+			},
+			Cleanup: scenarios.Step{Name: "cleanup", Timeout: Timeouts.Cleanup, Run: r.Cleanup},
+		}
+	},
 }
 
 const (
@@ -108,12 +127,11 @@ const (
 
 // Runbook holds the state of one run.
 type Runbook struct {
-	Lab       *nodelab.Lab
+	env       scenarios.Env
+	Lab       *lab.Lab
 	Addons    addon.Options
 	Namespace string
 	Node      string
-	// Log receives what a human wants to read.
-	Log func(format string, args ...any)
 
 	node     nodes.Node
 	version  nodeexec.CgroupVersion
@@ -124,27 +142,20 @@ type Runbook struct {
 	rec      *timeline.Recorder
 }
 
-// New returns a runbook for a lab.
-func New(l *nodelab.Lab, opts addon.Options) *Runbook {
-	return &Runbook{Lab: l, Addons: opts, Log: func(string, ...any) {}}
+// New returns a runbook for an environment.
+func New(env scenarios.Env) *Runbook {
+	return &Runbook{env: env, Lab: env.Lab, Addons: env.Addons}
 }
 
-func init() {
-	scenarios.Register(scenarios.Scenario{Info: Info, Steps: func(l *nodelab.Lab) ([]scenarios.Step, func(context.Context) error) {
-		r := New(l, scenarios.Addons)
-		return []scenarios.Step{
-			{Name: "prepare: chaos-mesh, the 200Mi/500Mi app, its control, a Guaranteed and a BestEffort pod", Typical: 25 * time.Second, Run: r.Prepare},
-			{Name: "pitfall: free and /proc/meminfo show the host", Typical: time.Second, Run: r.PitfallMeminfoShowsHost},
-			{Name: "fix: cgroup files and working_set tell the truth", Typical: 8 * time.Second, Run: r.FixCgroupTellsTheTruth},
-			{Name: "beyond the limit: a cgroup OOM kill of the stressor, not an eviction", Typical: 17 * time.Second, Run: r.BeyondLimitStressorKilled},
-			{Name: "beyond the limit, stressor at oom_score_adj −1000: the app is OOMKilled", Run: r.BeyondLimitAppKilled},
-			{Name: "QoS classes and oom_score_adj", Typical: 3 * time.Second, Run: r.QoSAndOOMScoreAdj},
-			{Name: "no stressor left; usage back to baseline", Typical: 13 * time.Second, Run: r.NoStressorLeft},
-		}, r.Cleanup
-	}})
+// withTimeline reports the memory timeline recorded so far after step.
+func (r *Runbook) withTimeline(step func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		defer func() { r.env.Timeline("memory", r.Timeline()) }()
+		return step(ctx)
+	}
 }
 
-func (r *Runbook) t() scenarios.Timeouts { return scenarios.T() }
+func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 
 // Prepare installs Chaos Mesh and starts the pods on one worker.
 func (r *Runbook) Prepare(ctx context.Context) error {
@@ -195,7 +206,7 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 		r.pods[p.Name], r.cgroups[p.Name] = p, dir
 	}
 	r.rec = timeline.NewRecorder("cgroup-accounting: app (200Mi/500Mi) vs control on "+r.Node, "MiB", time.Now())
-	r.Log("pods on %s (%s); app's cgroup: %s", r.Node, r.version, r.cgroups["app"])
+	r.env.Logf("pods on %s (%s); app's cgroup: %s", r.Node, r.version, r.cgroups["app"])
 	return nil
 }
 
@@ -237,8 +248,8 @@ func (r *Runbook) PitfallMeminfoShowsHost(ctx context.Context) error {
 	if freeErr != nil {
 		freeOut, freeErr = r.exec(ctx, "app", "busybox", "free", "-b")
 	}
-	r.Log("inside the app container (limit %s): /proc/meminfo MemTotal %s; node capacity %s", matchers.Bytes(Limit), matchers.Bytes(int64(info["MemTotal"])), matchers.Bytes(capacity))
-	return scenarios.Check(func(g gomega.Gomega) {
+	r.env.Logf("inside the app container (limit %s): /proc/meminfo MemTotal %s; node capacity %s", matchers.Bytes(Limit), matchers.Bytes(int64(info["MemTotal"])), matchers.Bytes(capacity))
+	return wait.Check(func(g gomega.Gomega) {
 		total := int64(info["MemTotal"])
 		g.Expect(float64(total)).To(gomega.BeNumerically("~", float64(capacity), 0.01*float64(capacity)),
 			"MemTotal in the container is the host's (the node's capacity, within 1%%), not the container's")
@@ -246,7 +257,7 @@ func (r *Runbook) PitfallMeminfoShowsHost(ctx context.Context) error {
 		g.Expect(freeErr).NotTo(gomega.HaveOccurred(), "free runs in the container")
 		freeTotal, err := freeMemTotal(freeOut)
 		g.Expect(err).NotTo(gomega.HaveOccurred())
-		r.Log("free -b in the container: total %s", matchers.Bytes(freeTotal))
+		r.env.Logf("free -b in the container: total %s", matchers.Bytes(freeTotal))
 		g.Expect(freeTotal).To(gomega.BeNumerically("~", total, total/100), "free reads the same /proc/meminfo")
 	})
 }
@@ -296,7 +307,7 @@ func (r *Runbook) FixCgroupTellsTheTruth(ctx context.Context) error {
 	if _, err := r.exec(ctx, "app", "sh", "-c", fmt.Sprintf("dd if=/dev/zero of=/tmp/page-cache bs=1048576 count=%d 2>/dev/null && sync", PageCacheSize>>20)); err != nil {
 		return fmt.Errorf("write page cache in the app container: %w", err)
 	}
-	err = scenarios.Check(func(g gomega.Gomega) {
+	err = wait.Check(func(g gomega.Gomega) {
 		g.Expect(limit).To(gomega.Equal(int64(Limit)), "%s inside the container is its limit", file)
 		m, err := r.memory(ctx, "app")
 		g.Expect(err).NotTo(gomega.HaveOccurred())
@@ -308,7 +319,7 @@ func (r *Runbook) FixCgroupTellsTheTruth(ctx context.Context) error {
 		g.Expect(err).NotTo(gomega.HaveOccurred())
 		g.Expect(reading.Usage-reading.WorkingSet).To(gomega.BeNumerically(">=", PageCacheSize/2),
 			"working_set leaves the page cache out, so it is well below usage (the number `kubectl top` shows is not memory.usage)")
-		r.Log("app: usage %s, inactive_file %s, kubelet working_set %s (%s)", matchers.Bytes(reading.Usage), matchers.Bytes(reading.InactiveFile), matchers.Bytes(reading.WorkingSet), r.version)
+		r.env.Logf("app: usage %s, inactive_file %s, kubelet working_set %s (%s)", matchers.Bytes(reading.Usage), matchers.Bytes(reading.InactiveFile), matchers.Bytes(reading.WorkingSet), r.version)
 	})
 	if err != nil {
 		return err
@@ -326,7 +337,7 @@ func (r *Runbook) FixCgroupTellsTheTruth(ctx context.Context) error {
 	defer r.deleteChaos(ctx, key)
 	want := float64(StressSize)
 	var growth float64
-	return scenarios.Check(func(g gomega.Gomega) {
+	return wait.Check(func(g gomega.Gomega) {
 		g.Eventually(ctx, func(ctx context.Context) (float64, error) {
 			app, ctl, err := r.pair(ctx)
 			growth = float64(int64(app.WorkingSet)-int64(ctl.WorkingSet)) - float64(int64(appBefore.WorkingSet)-int64(ctlBefore.WorkingSet))
@@ -335,7 +346,7 @@ func (r *Runbook) FixCgroupTellsTheTruth(ctx context.Context) error {
 			func() string {
 				return fmt.Sprintf("the app's working set grows by the injected %s relative to the control (grew %s)", matchers.Bytes(StressSize), matchers.Bytes(int64(growth)))
 			})
-		r.Log("StressChaos size %s: the app's working set grew %s relative to the control (tolerance ±%s)", matchers.Bytes(StressSize), matchers.Bytes(int64(growth)), matchers.Bytes(GrowthTolerance))
+		r.env.Logf("StressChaos size %s: the app's working set grew %s relative to the control (tolerance ±%s)", matchers.Bytes(StressSize), matchers.Bytes(int64(growth)), matchers.Bytes(GrowthTolerance))
 	})
 }
 
@@ -376,10 +387,10 @@ func (r *Runbook) deleteChaos(ctx context.Context, key types.NamespacedName) {
 	// The step deletes its chaos before a failure bundle is collected:
 	// keep its last status in the log and the report.
 	if st, err := chaos.Status(ctx, r.chaos, key); err == nil {
-		r.Log("%s before deletion: %s", key.Name, st)
+		r.env.Logf("%s before deletion: %s", key.Name, st)
 	}
 	if err := chaos.Delete(ctx, r.chaos, key, 2*time.Minute); err != nil {
-		r.Log("delete %s: %v", key, err)
+		r.env.Logf("delete %s: %v", key, err)
 	}
 }
 
@@ -515,13 +526,13 @@ func (r *Runbook) beyondLimit(ctx context.Context, name string, adj int) error {
 		return err
 	}
 	restartsBefore := app.Status.ContainerStatuses[0].RestartCount
-	r.Log("%s: stressor oom_score_adj %d, app %s (pid %s) oom_score_adj %d → expected: %s", name, adj, appProc.Comm, appProc.PID, appProc.OOMScoreAdj, expect)
+	r.env.Logf("%s: stressor oom_score_adj %d, app %s (pid %s) oom_score_adj %d → expected: %s", name, adj, appProc.Comm, appProc.PID, appProc.OOMScoreAdj, expect)
 	key, err := r.stress(ctx, name, OOMStressSize, adj)
 	if err != nil {
 		return err
 	}
 	defer r.deleteChaos(ctx, key)
-	err = scenarios.Check(func(g gomega.Gomega) {
+	err = wait.Check(func(g gomega.Gomega) {
 		g.Eventually(ctx, func(ctx context.Context) (uint64, error) {
 			c, p, err := r.oomKills(ctx)
 			return c + p, err
@@ -547,7 +558,7 @@ func (r *Runbook) beyondLimit(ctx context.Context, name string, adj int) error {
 		g.Expect(n).NotTo(matchers.HaveNodeCondition(corev1.NodeMemoryPressure, corev1.ConditionTrue), "no node pressure was involved")
 	})
 	c, p, _ := r.oomKills(ctx)
-	r.Log("%s: oom_kill counters container %d→%d, pod %d→%d (%s)", name, cBefore, c, pBefore, p, r.version)
+	r.env.Logf("%s: oom_kill counters container %d→%d, pod %d→%d (%s)", name, cBefore, c, pBefore, p, r.version)
 	return err
 }
 
@@ -606,11 +617,11 @@ func (r *Runbook) QoSAndOOMScoreAdj(ctx context.Context) error {
 		got := ps[0].OOMScoreAdj
 		switch {
 		case got == w.adj:
-			r.Log("%s (%s): oom_score_adj %d, as the kubelet asks", name, w.qos, got)
+			r.env.Logf("%s (%s): oom_score_adj %d, as the kubelet asks", name, w.qos, got)
 		case w.adj < runtimeAdj && got == runtimeAdj:
 			// containerd's restrict_oom_score_adj clamps to its own value; a
 			// host without CAP_SYS_RESOURCE can do nothing else.
-			r.Log("%s (%s): the kubelet asks oom_score_adj %d, this host clamps it to %d (containerd runs at %d: restrict_oom_score_adj, no CAP_SYS_RESOURCE to go lower)",
+			r.env.Logf("%s (%s): the kubelet asks oom_score_adj %d, this host clamps it to %d (containerd runs at %d: restrict_oom_score_adj, no CAP_SYS_RESOURCE to go lower)",
 				name, w.qos, w.adj, got, runtimeAdj)
 		default:
 			problems = append(problems, fmt.Sprintf("%s (%s): oom_score_adj %d on pid %s (%s), want %d", name, w.qos, got, ps[0].PID, ps[0].Comm, w.adj))
@@ -661,7 +672,7 @@ func (r *Runbook) NoStressorLeft(ctx context.Context) error {
 	if r.baseline.Version == 0 {
 		return nil
 	}
-	return scenarios.Check(func(g gomega.Gomega) {
+	return wait.Check(func(g gomega.Gomega) {
 		g.Eventually(ctx, func(ctx context.Context) (uint64, error) {
 			m, err := r.memory(ctx, "app")
 			return m.WorkingSet, err

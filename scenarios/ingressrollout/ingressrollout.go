@@ -58,7 +58,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/nodelab/nodelab/fixtures"
-	nodelab "github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
@@ -70,14 +70,32 @@ import (
 	"github.com/nodelab/nodelab/scenarios"
 )
 
-// Info describes the scenario.
-var Info = scenarios.Info{
-	ID:       "ingress-rollout",
-	Summary:  "pitfall: rolling Traefik as commonly deployed behind an NLB (scaled AWS timing) fails requests; fix: preStop, grace, surge-only rollout, minReadySeconds, readiness gate: 0 failed requests over 3 rollouts, instance and ip targets",
-	Labels:   []string{"slow"},
-	Requires: []string{"a lab created by nodelab (the NLB reaches node IPs on the lab's docker network)", "2 workers", "ip targets: root (the NLB dials from the data-plane container's network namespace)"},
-	Typical:  4*time.Minute + 20*time.Second,
-	Images:   []images.Image{images.Traefik(), images.Echo()},
+// Scenario is the catalog entry.
+var Scenario = scenarios.Scenario{
+	Info: scenarios.Info{
+		ID:       "ingress-rollout",
+		Summary:  "pitfall: rolling Traefik as commonly deployed behind an NLB (scaled AWS timing) fails requests; fix: preStop, grace, surge-only rollout, minReadySeconds, readiness gate: 0 failed requests over 3 rollouts, instance and ip targets",
+		Labels:   []scenarios.Label{scenarios.Slow},
+		Requires: []string{"a lab created by nodelab (the NLB reaches node IPs on the lab's docker network)", "2 workers", "ip targets: root (the NLB dials from the data-plane container's network namespace)"},
+		Typical:  4*time.Minute + 20*time.Second,
+		Images:   []images.Image{images.Traefik(), images.Echo()},
+	},
+	Runbook: func(env scenarios.Env) scenarios.Runbook {
+		r := New(env)
+		return scenarios.Runbook{
+			Steps: []scenarios.Step{
+				{Side: scenarios.Setup, Name: "deploy: traefik (1 replica, LoadBalancer, externalTrafficPolicy Local), echo backend, Ingress", Timeout: Timeouts.Deploy, Typical: 12 * time.Second, Run: r.Deploy},
+				{Side: scenarios.Pitfall, Name: "pitfall (instance targets): one rollout of Traefik as commonly deployed fails requests, each classified and attributed", Timeout: Timeouts.Pitfall, Typical: 15 * time.Second, Run: r.reported("pitfall-instance", r.PitfallInstance)},
+				{Side: scenarios.Fix, Name: "fix (instance targets): preStop, grace, surge-only rollout, minReadySeconds: 0 failed requests over 3 rollouts", Timeout: Timeouts.Fix, Typical: 67 * time.Second, Run: r.reported("fix-instance", r.FixInstance)},
+				{Side: scenarios.Pitfall, Name: "pitfall (ip targets): one rollout of Traefik as commonly deployed fails requests, each classified and attributed", Timeout: Timeouts.Pitfall, Typical: 31 * time.Second, Run: r.reported("pitfall-ip", r.PitfallIP)},
+				{Side: scenarios.Fix, Name: "fix (ip targets): preStop, grace, surge-only rollout, readiness gate: 0 failed requests over 3 rollouts", Timeout: Timeouts.Fix, Typical: 131 * time.Second, Run: r.reported("fix-ip", r.FixIP)},
+			},
+			Cleanup: scenarios.Step{Name: "cleanup", Timeout: Timeouts.Cleanup, Run: r.Cleanup},
+			LeakChecks: []scenarios.Step{
+				{Side: scenarios.Check, Name: "no NLB listener, data plane or extra goroutine after cleanup", Timeout: Timeouts.LeakCheck, Run: r.CheckNoLeaks},
+			},
+		}
+	},
 }
 
 const (
@@ -94,20 +112,19 @@ const (
 
 // Runbook runs the scenario on a lab.
 type Runbook struct {
-	Lab       *nodelab.Lab
+	env       scenarios.Env
+	Lab       *lab.Lab
 	Addons    addon.Options
 	Namespace string
 	// Rollouts is how many consecutive rollouts the fix must survive (3).
 	Rollouts int
 	// Rate is the load probe's request rate per second (500).
 	Rate int
-	// Log receives what a human wants to read.
-	Log func(format string, args ...any)
-	// Timeline is the last spec's load over time with its rollout events,
-	// for the report; nil until a spec sent load.
-	Timeline *timeline.Timeline
-	// Last is the last spec's outcome, for the spec's report entries.
-	Last *Outcome
+	// timeline is the current step's load over time with its rollout
+	// events, for the report; nil until the step sent load.
+	timeline *timeline.Timeline
+	// last is the current step's outcome, for its report entries.
+	last *Outcome
 
 	base       appsv1.Deployment // traefik as in the fixture
 	baseSvc    corev1.Service    // traefik's Service as in the fixture
@@ -117,25 +134,27 @@ type Runbook struct {
 	goroutines int
 }
 
-// New returns a runbook for a lab with the scenario's defaults.
-func New(l *nodelab.Lab, opts addon.Options) *Runbook {
-	return &Runbook{Lab: l, Addons: opts, Rollouts: 3, Rate: 500, Log: func(string, ...any) {}}
+// New returns a runbook for an environment with the scenario's defaults.
+func New(env scenarios.Env) *Runbook {
+	return &Runbook{env: env, Lab: env.Lab, Addons: env.Addons, Rollouts: 3, Rate: 500}
 }
 
-func init() {
-	scenarios.Register(scenarios.Scenario{Info: Info, Steps: func(l *nodelab.Lab) ([]scenarios.Step, func(context.Context) error) {
-		r := New(l, scenarios.Addons)
-		return []scenarios.Step{
-			{Name: "deploy: traefik (1 replica, LoadBalancer, externalTrafficPolicy Local), echo backend, Ingress", Typical: 12 * time.Second, Run: r.Deploy},
-			{Name: "pitfall, instance targets: one rollout of traefik as commonly deployed fails requests", Typical: 15 * time.Second, Run: r.PitfallInstance},
-			{Name: "fix, instance targets: 0 failed requests over 3 rollouts", Typical: 67 * time.Second, Run: r.FixInstance},
-			{Name: "pitfall, ip targets: one rollout of traefik as commonly deployed fails requests", Typical: 31 * time.Second, Run: r.PitfallIP},
-			{Name: "fix, ip targets (readiness gate): 0 failed requests over 3 rollouts", Typical: 131 * time.Second, Run: r.FixIP},
-		}, r.Cleanup
-	}})
+// reported runs one side and reports what it measured: the load timeline
+// (plotted under name) and the request counts.
+func (r *Runbook) reported(name string, side func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		r.timeline, r.last = nil, nil
+		defer func() {
+			r.env.Timeline(name, r.timeline)
+			if o := r.last; o != nil {
+				r.env.Measure("requests", fmt.Sprintf("%d sent, %d failed, %d rollout(s): %s", len(o.Result.Requests), o.Result.Failed(), o.Rollouts, o.Result.Summary()))
+			}
+		}()
+		return side(ctx)
+	}
 }
 
-func (r *Runbook) t() scenarios.Timeouts { return scenarios.T() }
+func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 
 // Deploy creates the namespace, echo, the Ingress and Traefik as commonly
 // deployed, and waits for both Deployments.
@@ -216,7 +235,7 @@ func (r *Runbook) Deploy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.Log("traefik ready: NodePort %d, healthCheckNodePort %d, images %s and %s", svc.NodePort, svc.HealthCheckNodePort, traefik.Ref(src), echo.Ref(src))
+	r.env.Logf("traefik ready: NodePort %d, healthCheckNodePort %d, images %s and %s", svc.NodePort, svc.HealthCheckNodePort, traefik.Ref(src), echo.Ref(src))
 	return nil
 }
 
@@ -367,7 +386,7 @@ func podStates(pods []corev1.Pod) string {
 		st := string(p.Status.Phase)
 		if terminating(p) {
 			st = "Terminating"
-		} else if nodelab.PodCondition(&p, corev1.PodReady) {
+		} else if lab.PodCondition(&p, corev1.PodReady) {
 			st = "Ready"
 		}
 		s = append(s, p.Name+" "+st+" on "+p.Spec.NodeName)
@@ -388,7 +407,7 @@ func (r *Runbook) startDataPlane(ctx context.Context) (*nlbnet.DataPlane, error)
 		return nil, err
 	}
 	r.dataPlane = dp
-	r.Log("ip targets dialled from container %s at %s (routes to every podCIDR inside it, none on the host)", nlbnet.ContainerName(r.Lab.Name), dp.Addr())
+	r.env.Logf("ip targets dialled from container %s at %s (routes to every podCIDR inside it, none on the host)", nlbnet.ContainerName(r.Lab.Name), dp.Addr())
 	return dp, nil
 }
 
@@ -466,7 +485,7 @@ func (r *Runbook) CheckNoLeaks(ctx context.Context) error {
 }
 
 // hostPodRoutes lists host routes that overlap a node's podCIDR.
-func hostPodRoutes(ctx context.Context, l *nodelab.Lab) ([]string, error) {
+func hostPodRoutes(ctx context.Context, l *lab.Lab) ([]string, error) {
 	nodes, err := l.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)

@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/nodelab/nodelab/fixtures"
-	nodelab "github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/loadprobe"
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/nlb"
@@ -274,7 +274,7 @@ func TestSpecServicesAreTheirOwn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Runbook{Namespace: "ns", Lab: &nodelab.Lab{Client: fake.NewClientset()}}
+	r := &Runbook{Namespace: "ns", Lab: &lab.Lab{Client: fake.NewClientset()}}
 	for _, u := range objs {
 		if u.GetKind() == "Service" {
 			if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &r.baseSvc); err != nil {

@@ -13,7 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	nodelab "github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/loadprobe"
 	"github.com/nodelab/nodelab/lab/nlb"
 	"github.com/nodelab/nodelab/lab/nlbtargets"
@@ -151,17 +151,17 @@ func (r *Runbook) pitfall(ctx context.Context, t nlb.TargetType) error {
 		return fmt.Errorf("%d of %d failures have no rollout event within %s before them, so the rollout does not explain them: %s",
 			len(unexplained), len(o.Failures), res.Window, strings.Join(first(unexplained, 10), "; "))
 	}
-	r.Log("pitfall (%s targets): %d of %d requests failed during 1 rollout: %s", t, res.Failed(), len(res.Requests), res.Summary())
-	r.Log("failures by cause: %s", FailureReport(res, o.Events))
+	r.env.Logf("pitfall (%s targets): %d of %d requests failed during 1 rollout: %s", t, res.Failed(), len(res.Requests), res.Summary())
+	r.env.Logf("failures by cause: %s", FailureReport(res, o.Events))
 	for _, a := range first(o.Failures, 5) {
-		r.Log("  e.g. %s", detail(a))
+		r.env.Logf("  e.g. %s", detail(a))
 	}
 	r.logLatency(o)
 	for _, res := range o.Residue {
-		r.Log("residue: %s", res)
+		r.env.Logf("residue: %s", res)
 	}
 	for _, e := range o.Exposures {
-		r.Log("exposure: %s", e)
+		r.env.Logf("exposure: %s", e)
 	}
 	return nil
 }
@@ -179,7 +179,7 @@ func (r *Runbook) fix(ctx context.Context, t nlb.TargetType) error {
 		return err
 	}
 	f := Fix(t, cfg)
-	r.Log("fix (%s targets): keep-alive connections retired after %s, preStop %s, terminationGracePeriodSeconds %s, maxSurge 1, maxUnavailable 0, minReadySeconds %s, readiness through the route, readiness gate %v, service annotations %v",
+	r.env.Logf("fix (%s targets): keep-alive connections retired after %s, preStop %s, terminationGracePeriodSeconds %s, maxSurge 1, maxUnavailable 0, minReadySeconds %s, readiness through the route, readiness gate %v, service annotations %v",
 		t, f.KeepAliveMaxTime, f.PreStop, f.Grace, f.MinReady, f.Gate, f.ServiceAnnotations)
 	o, err := r.measure(ctx, t, f, r.Rollouts)
 	if err != nil {
@@ -215,7 +215,7 @@ func (r *Runbook) fix(ctx context.Context, t nlb.TargetType) error {
 				d, o.Rollouts, r.replicas(), want, nlbLog(o.NLBEvents))
 		}
 	}
-	r.Log("fix (%s targets): 0 failed of %d requests over %d consecutive rollouts (%s); the NLB meanwhile: %d targets unhealthy, %d draining, %d healthy",
+	r.env.Logf("fix (%s targets): 0 failed of %d requests over %d consecutive rollouts (%s); the NLB meanwhile: %d targets unhealthy, %d draining, %d healthy",
 		t, len(res.Requests), o.Rollouts, res.Summary(), o.Transitions(nlb.StateUnhealthy, from), o.Transitions(nlb.StateDraining, from), o.Transitions(nlb.StateHealthy, from))
 	r.logLatency(o)
 	return nil
@@ -227,9 +227,9 @@ func (r *Runbook) fix(ctx context.Context, t nlb.TargetType) error {
 // shorter client timeout would have counted as a failure.
 func (r *Runbook) logLatency(o *Outcome) {
 	l := o.Result.Latency(nlb.SlowDial)
-	r.Log("latency of the ok requests: %s; NLB: %s", l, o.TargetCounters())
+	r.env.Logf("latency of the ok requests: %s; NLB: %s", l, o.TargetCounters())
 	for _, a := range first(o.Result.AttributeRequests(l.Slow, o.Events), 5) {
-		r.Log("  slow: %s", detail(a))
+		r.env.Logf("  slow: %s", detail(a))
 	}
 }
 
@@ -274,7 +274,7 @@ func (r *Runbook) measure(ctx context.Context, t nlb.TargetType, tuning Tuning, 
 	}
 	defer func() {
 		if err := r.deleteSpecService(ctx, name); err != nil {
-			r.Log("%v", err)
+			r.env.Logf("%v", err)
 		}
 	}()
 	svc, err := nlbtargets.GetService(ctx, r.Lab.Client, r.Namespace, name, PortName)
@@ -312,8 +312,8 @@ func (r *Runbook) measure(ctx context.Context, t nlb.TargetType, tuning Tuning, 
 		}
 	}()
 	s := cfg.Scaled()
-	r.Log("service %s: NodePort %d, healthCheckNodePort %d", name, svc.NodePort, svc.HealthCheckNodePort)
-	r.Log("NLB %s (%s targets, AWS timing ÷ %d): health check %s every %s, healthy %d, unhealthy %d; registration %s, deregistration %s, deregistration delay %s; RST on unhealthy %v",
+	r.env.Logf("service %s: NodePort %d, healthCheckNodePort %d", name, svc.NodePort, svc.HealthCheckNodePort)
+	r.env.Logf("NLB %s (%s targets, AWS timing ÷ %d): health check %s every %s, healthy %d, unhealthy %d; registration %s, deregistration %s, deregistration delay %s; RST on unhealthy %v",
 		lb.Addr(), t, TimeScale, s.HealthCheck.Protocol, s.HealthCheck.Interval, s.HealthCheck.HealthyThreshold, s.HealthCheck.UnhealthyThreshold,
 		s.RegistrationPropagation, s.DeregistrationPropagation, s.DeregistrationDelay, s.TerminateOnUnhealthy)
 
@@ -368,7 +368,7 @@ func (r *Runbook) measure(ctx context.Context, t nlb.TargetType, tuning Tuning, 
 			if kept := intersect(before, after); len(kept) > 0 {
 				return fmt.Errorf("rollout %d of %d kept pods %v: the restart did not replace them", i, n, kept)
 			}
-			r.Log("rollout %d of %d: %v replaced by %v in %s", i, n, before, after, time.Since(at).Round(100*time.Millisecond))
+			r.env.Logf("rollout %d of %d: %v replaced by %v in %s", i, n, before, after, time.Since(at).Round(100*time.Millisecond))
 			if tuning.Gate || t == nlb.TargetTypeInstance {
 				// The next rollout starts from a healthy target group, as an
 				// operator waiting for the NLB would.
@@ -410,12 +410,12 @@ func (r *Runbook) measure(ctx context.Context, t nlb.TargetType, tuning Tuning, 
 		o.Exposures = NodeExposures(sync.Gaps(), o.NLBEvents, sync.NodeOf, pr.res.End, minExposure)
 		// Read before the Service goes: the entries are keyed by its NodePort.
 		if o.Residue, err = r.residue(ctx, o.Targets, svc.NodePort); err != nil {
-			r.Log("conntrack residue on the nodes not read: %v", err)
+			r.env.Logf("conntrack residue on the nodes not read: %v", err)
 		}
 	}
 	side := tuning.side()
-	r.Timeline = pr.res.Timeline(fmt.Sprintf("ingress-rollout %s, %s targets: requests/s through the NLB over %d rollout(s)", side, t, n), markers(t, o.Events, pr.res))
-	r.Last = o
+	r.timeline = pr.res.Timeline(fmt.Sprintf("ingress-rollout %s, %s targets: requests/s through the NLB over %d rollout(s)", side, t, n), markers(t, o.Events, pr.res))
+	r.last = o
 	return o, nil
 }
 
@@ -531,7 +531,7 @@ func (r *Runbook) servingTargets(ctx context.Context, t nlb.TargetType, svc nlbt
 	var out []netip.AddrPort
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if terminating(*p) || !nodelab.PodCondition(p, corev1.ContainersReady) {
+		if terminating(*p) || !lab.PodCondition(p, corev1.ContainersReady) {
 			continue
 		}
 		if t == nlb.TargetTypeIP {

@@ -63,7 +63,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/nodelab/nodelab/fixtures"
-	nodelab "github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/addon/chaosmesh"
 	"github.com/nodelab/nodelab/lab/chaos"
@@ -71,19 +71,35 @@ import (
 	"github.com/nodelab/nodelab/lab/kubelet"
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/meminfo"
-	"github.com/nodelab/nodelab/lab/timeline"
+	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
 	"github.com/nodelab/nodelab/scenarios/matchers"
 )
 
-// Info describes the scenario.
-var Info = scenarios.Info{
-	ID:       "memory-pressure",
-	Summary:  "pitfall: an 8 MiB BestEffort app is evicted first when a prioritised neighbour's StressChaos causes MemoryPressure; fix: requests == limits (Guaranteed) survives while over-request and BestEffort pods go first, in the kubelet's order",
-	Labels:   []string{"slow", "disruptive"},
-	Requires: []string{"a lab created by nodelab (kubelet restarts through Docker)", "≥ 1 worker", fmt.Sprintf("%d MiB free host memory", NeedBytes>>20)},
-	Typical:  265 * time.Second,
-	Addons:   []string{chaosmesh.Name},
+// Scenario is the catalog entry. BeforeAll-style setup prepares the worker;
+// the disruptive kubelet restart makes every spec Serial.
+var Scenario = scenarios.Scenario{
+	Info: scenarios.Info{
+		ID:       "memory-pressure",
+		Summary:  "pitfall: an 8 MiB BestEffort app is evicted first when a prioritised neighbour's StressChaos causes MemoryPressure; fix: requests == limits (Guaranteed) survives while over-request and BestEffort pods go first, in the kubelet's order",
+		Labels:   []scenarios.Label{scenarios.Slow, scenarios.Disruptive},
+		Needs:    []scenarios.Need{scenarios.NodeContainers},
+		Requires: []string{"a lab created by nodelab (kubelet restarts through Docker)", "≥ 1 worker", fmt.Sprintf("%d MiB free host memory", NeedBytes>>20)},
+		Typical:  265 * time.Second,
+		Addons:   []string{chaosmesh.Name},
+	},
+	Runbook: func(env scenarios.Env) scenarios.Runbook {
+		r := New(env)
+		return scenarios.Runbook{
+			Steps: []scenarios.Step{
+				{Side: scenarios.Setup, Name: "prepare: chaos-mesh, a worker with a measured eviction threshold", Timeout: Timeouts.Prepare, Typical: 40 * time.Second, Run: r.Prepare},
+				{Side: scenarios.Pitfall, Name: "pitfall: an 8 MiB BestEffort app is evicted first when a prioritised neighbour causes MemoryPressure", Timeout: Timeouts.Pitfall, Typical: 80 * time.Second, Run: r.PitfallBestEffortEvicted},
+				{Side: scenarios.Fix, Name: "fix: requests == limits survives; over-request, BestEffort, then the hog are evicted; pressure clears and stays clear", Timeout: Timeouts.Fix, Typical: 126 * time.Second, Run: r.FixGuaranteedSurvives},
+				{Side: scenarios.Check, Name: "leaves no stressor process on any node", Timeout: Timeouts.NoStressorLeft, Typical: 16 * time.Second, Run: r.NoStressorLeft},
+			},
+			Cleanup: scenarios.Step{Name: "cleanup", Timeout: Timeouts.Cleanup, Run: r.Cleanup},
+		}
+	},
 }
 
 const (
@@ -124,7 +140,8 @@ const (
 
 // Runbook holds the state of one run.
 type Runbook struct {
-	Lab    *nodelab.Lab
+	env    scenarios.Env
+	Lab    *lab.Lab
 	Addons addon.Options
 	// Namespace is created by Prepare.
 	Namespace string
@@ -133,10 +150,6 @@ type Runbook struct {
 	Threshold uint64
 	// Available is the worker's memory.available measured before tuning.
 	Available uint64
-	// Log receives what a human wants to read (numbers, evictions, order).
-	Log func(format string, args ...any)
-	// Timelines are the memory timelines of the pitfall and the fix.
-	Timelines map[string]*timeline.Timeline
 
 	node           nodes.Node
 	chaos          client.Client
@@ -144,24 +157,12 @@ type Runbook struct {
 	createdPC      bool
 }
 
-// New returns a runbook for a lab.
-func New(l *nodelab.Lab, opts addon.Options) *Runbook {
-	return &Runbook{Lab: l, Addons: opts, Log: func(string, ...any) {}, Timelines: map[string]*timeline.Timeline{}}
+// New returns a runbook for an environment.
+func New(env scenarios.Env) *Runbook {
+	return &Runbook{env: env, Lab: env.Lab, Addons: env.Addons}
 }
 
-func init() {
-	scenarios.Register(scenarios.Scenario{Info: Info, Steps: func(l *nodelab.Lab) ([]scenarios.Step, func(context.Context) error) {
-		r := New(l, scenarios.Addons)
-		return []scenarios.Step{
-			{Name: "prepare: chaos-mesh, a worker with a measured eviction threshold", Typical: 40 * time.Second, Run: r.Prepare},
-			{Name: "pitfall: a BestEffort app is evicted first under a neighbour's pressure", Typical: 80 * time.Second, Run: r.PitfallBestEffortEvicted},
-			{Name: "fix: Guaranteed survives; over-request and BestEffort go first", Typical: 126 * time.Second, Run: r.FixGuaranteedSurvives},
-			{Name: "no stressor left on any node", Typical: 16 * time.Second, Run: r.NoStressorLeft},
-		}, r.Cleanup
-	}})
-}
-
-func (r *Runbook) t() scenarios.Timeouts { return scenarios.T() }
+func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 
 // Prepare installs Chaos Mesh, creates the namespace and priority class,
 // picks and tunes a worker.
@@ -193,7 +194,7 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 			matchers.Bytes(NeedBytes), matchers.Bytes(HogStress+OverRequestStress), matchers.Bytes(int64(hostFree)), r.Node, matchers.Bytes(int64(r.Available)))
 	}
 	r.Threshold = r.Available - Headroom
-	r.Log("node %s: memory.available %s (working set %s); evictionHard memory.available := %s (available − %s)",
+	r.env.Logf("node %s: memory.available %s (working set %s); evictionHard memory.available := %s (available − %s)",
 		r.Node, matchers.Bytes(int64(r.Available)), matchers.Bytes(int64(*s.Node.Memory.WorkingSetBytes)), matchers.Bytes(int64(r.Threshold)), matchers.Bytes(Headroom))
 
 	if r.Namespace, err = chaosmesh.ChaosNamespace(ctx, r.Lab, r.Addons, "nodelab-memory-pressure"); err != nil {
@@ -205,7 +206,7 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 	if err := r.createPriorityClass(ctx); err != nil {
 		return err
 	}
-	restore, err := kubelet.Tune(ctx, kubelet.TuneOptions{Client: r.Lab.Client, Node: node, Timeout: r.t().NodeReady, Log: r.Log}, kubelet.Tuning{
+	restore, err := kubelet.Tune(ctx, kubelet.TuneOptions{Client: r.Lab.Client, Node: node, Timeout: r.t().NodeReady, Log: r.env.Logf}, kubelet.Tuning{
 		EvictionHard:                     map[string]string{"memory.available": fmt.Sprintf("%dKi", r.Threshold>>10)},
 		EvictionPressureTransitionPeriod: TransitionPeriod,
 	})
@@ -214,7 +215,7 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 		return err
 	}
 	// Negative control: the threshold alone must not fire.
-	return scenarios.Check(func(g gomega.Gomega) {
+	return wait.Check(func(g gomega.Gomega) {
 		g.Consistently(ctx, r.getNode).WithTimeout(2*TransitionPeriod).WithPolling(r.t().Poll).
 			ShouldNot(matchers.HaveNodeCondition(corev1.NodeMemoryPressure, corev1.ConditionTrue), "the tuned threshold fires with no stress at all: the worker's memory is not steady")
 	})
@@ -254,7 +255,7 @@ func (r *Runbook) pickWorker(ctx context.Context) (nodes.Node, error) {
 		return nil, scenarios.Skipf("needs a worker node; lab %s has only a control plane", r.Lab.Name)
 	}
 	if len(bystanders) > 0 {
-		r.Log("worker %s also runs evictable pods that may be evicted too: %s", best, strings.Join(bystanders, ", "))
+		r.env.Logf("worker %s also runs evictable pods that may be evicted too: %s", best, strings.Join(bystanders, ", "))
 	}
 	return best, nil
 }
@@ -280,7 +281,7 @@ func (r *Runbook) createPriorityClass(ctx context.Context) error {
 		if gerr != nil || pc.Labels[manifest.ManagedByLabel] != manifest.ManagedByValue {
 			return fmt.Errorf("PriorityClass %s exists and is not nodelab's: %w", priorityClass, err)
 		}
-		r.Log("PriorityClass %s left by an earlier run: reusing it", priorityClass)
+		r.env.Logf("PriorityClass %s left by an earlier run: reusing it", priorityClass)
 		err = nil
 	}
 	r.createdPC = err == nil
@@ -317,7 +318,7 @@ func (r *Runbook) stress(ctx context.Context, name string, sel map[string]string
 // waitWorkingSet waits until the pod's working set (summary API) reaches at least min bytes.
 func (r *Runbook) waitWorkingSet(ctx context.Context, pod string, atLeast uint64) error {
 	var last string
-	return scenarios.Check(func(g gomega.Gomega) {
+	return wait.Check(func(g gomega.Gomega) {
 		g.Eventually(ctx, func(ctx context.Context) (uint64, error) {
 			s, err := kubelet.ReadSummary(ctx, r.Lab.Client, r.Node)
 			if err != nil {
@@ -342,7 +343,7 @@ func (r *Runbook) PitfallBestEffortEvicted(ctx context.Context) error {
 		return err
 	}
 	w := r.startWatch(ctx, "pitfall", "memory-pressure pitfall: node "+r.Node)
-	defer func() { r.Timelines["pitfall"] = w.stop() }()
+	defer func() { r.env.Timeline("memory", w.stop()) }()
 	w.mark("inject", fmt.Sprintf("hog +%d MiB", HogStress>>20))
 	key, err := r.stress(ctx, "pitfall-hog", map[string]string{labelSide: "pitfall", labelRole: "hog"}, HogStress)
 	if err != nil {
@@ -350,7 +351,7 @@ func (r *Runbook) PitfallBestEffortEvicted(ctx context.Context) error {
 	}
 	defer r.deleteChaos(ctx, key, w)
 
-	err = scenarios.Check(func(g gomega.Gomega) {
+	err = wait.Check(func(g gomega.Gomega) {
 		g.Eventually(ctx, r.getPod("pitfall-app")).WithTimeout(3*time.Minute).WithPolling(time.Second).
 			Should(matchers.BeEvictedFor("memory"), "the BestEffort app is evicted while the hog holds %d MiB", HogStress>>20)
 		g.Eventually(ctx, func() bool { c, _ := w.sawPressure(); return c }).WithTimeout(30*time.Second).WithPolling(time.Second).
@@ -366,7 +367,7 @@ func (r *Runbook) PitfallBestEffortEvicted(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.Log("pitfall: eviction order %s", w.order())
+	r.env.Logf("pitfall: eviction order %s", w.order())
 	// The hog is the next pod the kubelet ranks; once it is gone (or the
 	// chaos ends) the pressure clears.
 	return r.waitPressureCleared(ctx)
@@ -384,7 +385,7 @@ func (r *Runbook) checkHeadroomLeft(ctx context.Context, mustFit int64) error {
 		return fmt.Errorf("node %s: the summary API has no node memory.available", r.Node)
 	}
 	left := int64(*s.Node.Memory.AvailableBytes) - int64(r.Threshold)
-	r.Log("headroom left above the threshold on %s: %s (the first stress steps need %s of it, plus 128 MiB margin)", r.Node, matchers.Bytes(left), matchers.Bytes(mustFit))
+	r.env.Logf("headroom left above the threshold on %s: %s (the first stress steps need %s of it, plus 128 MiB margin)", r.Node, matchers.Bytes(left), matchers.Bytes(mustFit))
 	if left < mustFit+128<<20 {
 		return fmt.Errorf("only %s left above the eviction threshold on %s before any stress, %s needed: the worker's own memory grew by %s since Prepare measured it; run the scenario on a lab with nothing else scheduled on its workers, or raise memorypressure.Headroom",
 			matchers.Bytes(left), r.Node, matchers.Bytes(mustFit+128<<20), matchers.Bytes(Headroom-left))
@@ -411,17 +412,17 @@ func (r *Runbook) deleteChaos(ctx context.Context, key types.NamespacedName, w *
 	// The step deletes its chaos before a failure bundle is collected:
 	// keep its last status in the log and the report.
 	if st, err := chaos.Status(ctx, r.chaos, key); err == nil {
-		r.Log("%s before deletion: %s", key.Name, st)
+		r.env.Logf("%s before deletion: %s", key.Name, st)
 	}
 	if err := chaos.Delete(ctx, r.chaos, key, 2*time.Minute); err != nil {
-		r.Log("delete %s: %v", key, err)
+		r.env.Logf("delete %s: %v", key, err)
 	}
 }
 
 // waitPressureCleared waits until the worker has no MemoryPressure and no
 // taint, then checks it stays clear for StableFor.
 func (r *Runbook) waitPressureCleared(ctx context.Context) error {
-	return scenarios.Check(func(g gomega.Gomega) {
+	return wait.Check(func(g gomega.Gomega) {
 		clear := gomega.And(
 			matchers.HaveNodeCondition(corev1.NodeMemoryPressure, corev1.ConditionFalse),
 			gomega.Not(matchers.HaveTaint(corev1.TaintNodeMemoryPressure, corev1.TaintEffectNoSchedule)))
@@ -441,7 +442,7 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 	for _, p := range pods {
 		starts[p.Name] = p.UID
 	}
-	if err := scenarios.Check(func(g gomega.Gomega) {
+	if err := wait.Check(func(g gomega.Gomega) {
 		for _, name := range []string{"fix-app", "fix-control"} {
 			p, _ := r.getPod(name)(ctx)
 			g.Expect(p.Status.QOSClass).To(gomega.Equal(corev1.PodQOSGuaranteed), "%s is Guaranteed (requests == limits)", name)
@@ -455,7 +456,7 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 		return err
 	}
 	w := r.startWatch(ctx, "fix", "memory-pressure fix: node "+r.Node)
-	defer func() { r.Timelines["fix"] = w.stop() }()
+	defer func() { r.env.Timeline("memory", w.stop()) }()
 
 	// The kubelet ranks pods by the summary API's pod stats, which lag the
 	// node's by up to ~15 s, and evicts every second or two. So each pod
@@ -490,7 +491,7 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 	defer r.deleteChaos(ctx, hogKey, w)
 
 	want := []string{"fix-over-request", "fix-besteffort", "fix-hog"}
-	err = scenarios.Check(func(g gomega.Gomega) {
+	err = wait.Check(func(g gomega.Gomega) {
 		g.Eventually(ctx, func() []string {
 			var got []string
 			for _, e := range w.Evictions() {
@@ -518,11 +519,11 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.Log("fix: eviction order %s", w.order())
+	r.env.Logf("fix: eviction order %s", w.order())
 	// The kubelet evicts before its next node status update (every ~10 s)
 	// reports the condition: see MemoryPressure=True first, or "clears"
 	// would be true before the pressure was ever reported.
-	if err := scenarios.Check(func(g gomega.Gomega) {
+	if err := wait.Check(func(g gomega.Gomega) {
 		g.Eventually(ctx, func() bool { c, _ := w.sawPressure(); return c }).WithTimeout(30*time.Second).WithPolling(time.Second).
 			Should(gomega.BeTrue(), "node %s reports MemoryPressure=True", r.Node)
 	}); err != nil {
@@ -532,7 +533,7 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 		return err
 	}
 	// The Guaranteed pods lived through it all: same pod, running, no restart.
-	err = scenarios.Check(func(g gomega.Gomega) {
+	err = wait.Check(func(g gomega.Gomega) {
 		for _, name := range []string{"fix-app", "fix-control"} {
 			p, err := r.getPod(name)(ctx)
 			g.Expect(err).NotTo(gomega.HaveOccurred())

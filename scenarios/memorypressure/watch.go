@@ -123,7 +123,7 @@ func (w *watch) noteEviction(p corev1.Pod, now time.Time) {
 	}
 	w.evictions = append(w.evictions, Eviction{Pod: p.Name, Seen: now, Message: p.Status.Message})
 	w.rec.Mark(now, "evicted", p.Name)
-	w.r.Log("%s evicted at +%s: %s", p.Name, now.Sub(w.rec.Start()).Round(100*time.Millisecond), p.Status.Message)
+	w.r.env.Logf("%s evicted at +%s: %s", p.Name, now.Sub(w.rec.Start()).Round(100*time.Millisecond), p.Status.Message)
 }
 
 func (w *watch) noteNode(n *corev1.Node, now time.Time) {
@@ -137,7 +137,7 @@ func (w *watch) noteNode(n *corev1.Node, now time.Time) {
 	}
 	if pressure != w.pressure {
 		w.rec.Mark(now, "condition", fmt.Sprintf("MemoryPressure=%v", pressure))
-		w.r.Log("node %s MemoryPressure=%v at +%s", n.Name, pressure, now.Sub(w.rec.Start()).Round(100*time.Millisecond))
+		w.r.env.Logf("node %s MemoryPressure=%v at +%s", n.Name, pressure, now.Sub(w.rec.Start()).Round(100*time.Millisecond))
 	}
 	w.pressure = pressure
 	w.sawCond = w.sawCond || pressure

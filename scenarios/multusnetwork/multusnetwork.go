@@ -38,7 +38,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/nodelab/nodelab/fixtures"
-	nodelab "github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/addon/multinetworkpolicy"
 	"github.com/nodelab/nodelab/lab/addon/multus"
@@ -48,17 +48,33 @@ import (
 	"github.com/nodelab/nodelab/lab/nodeexec"
 	"github.com/nodelab/nodelab/lab/podexec"
 	"github.com/nodelab/nodelab/lab/routes"
+	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
 )
 
-// Info describes the scenario.
-var Info = scenarios.Info{
-	ID:       "multus-network",
-	Summary:  "pitfall: a NetworkPolicy denying ingress stops eth0 but not a Multus secondary interface (net1 on a bridge NAD); fix: a MultiNetworkPolicy for the NAD, enforced in the pod's network namespace",
-	Labels:   []string{"needs:multus"},
-	Requires: []string{"a lab created by nodelab (routes and the bridge are checked in the node containers)", "≥ 1 worker", "pitfall: a pod network that enforces NetworkPolicy (measured)", "fix: the multi-networkpolicy-iptables image (a registry)"},
-	Typical:  2 * time.Minute,
-	Addons:   []string{multus.Name, multinetworkpolicy.Name},
+// Scenario is the catalog entry.
+var Scenario = scenarios.Scenario{
+	Info: scenarios.Info{
+		ID:       "multus-network",
+		Summary:  "pitfall: a NetworkPolicy denying ingress stops eth0 but not a Multus secondary interface (net1 on a bridge NAD); fix: a MultiNetworkPolicy for the NAD, enforced in the pod's network namespace",
+		Labels:   []scenarios.Label{scenarios.NeedsMultus},
+		Requires: []string{"a lab created by nodelab (routes and the bridge are checked in the node containers)", "≥ 1 worker", "pitfall: a pod network that enforces NetworkPolicy (measured)", "fix: the multi-networkpolicy-iptables image (a registry)"},
+		Typical:  2 * time.Minute,
+		Addons:   []string{multus.Name, multinetworkpolicy.Name},
+	},
+	Runbook: func(env scenarios.Env) scenarios.Runbook {
+		r := New(env)
+		return scenarios.Runbook{
+			Steps: []scenarios.Step{
+				{Side: scenarios.Setup, Name: "deploy: multus, the lab-bridge NAD (10.10.0.0/24), three attached servers on one node", Timeout: Timeouts.Deploy, Run: r.Deploy},
+				{Side: scenarios.Check, Name: "pods get net1 from 10.10.0.0/24, traffic flows over it, eth0 and the host's routes are untouched", Timeout: Timeouts.Traffic, Run: r.SecondaryNetwork},
+				{Side: scenarios.Pitfall, Name: "pitfall: a deny-ingress NetworkPolicy stops eth0 but not net1", Timeout: Timeouts.Policy, Run: r.PitfallPolicyMissesNet1},
+				{Side: scenarios.Fix, Name: "fix: a MultiNetworkPolicy for the NAD: ingress only from 10.10.0.0/24, egress only to one /32, MULTI-* chains in the pod", Timeout: Timeouts.Policy, Run: r.FixMultiNetworkPolicy},
+				{Side: scenarios.Check, Name: "secondary traffic stays on the lab's bridges: no route to 10.10.0.0/24 on the host or any node", Timeout: Timeouts.Routes, Run: r.NoRangeRoutes},
+			},
+			Cleanup: scenarios.Step{Name: "cleanup", Timeout: Timeouts.Cleanup, Run: r.Cleanup},
+		}
+	},
 }
 
 const (
@@ -77,36 +93,23 @@ var Range = netip.MustParsePrefix("10.10.0.0/24")
 
 // Runbook runs the scenario on a lab.
 type Runbook struct {
-	Lab       *nodelab.Lab
+	env       scenarios.Env
+	Lab       *lab.Lab
 	Addons    addon.Options
 	Namespace string
 	Node      string
-	// Log receives what a human wants to read.
-	Log func(format string, args ...any)
 
 	node nodes.Node
 	pods map[string]*corev1.Pod
 	net1 map[string]netip.Addr // pod name → net1 address
 }
 
-// New returns a runbook for a lab.
-func New(l *nodelab.Lab, opts addon.Options) *Runbook {
-	return &Runbook{Lab: l, Addons: opts, Log: func(string, ...any) {}}
+// New returns a runbook for an environment.
+func New(env scenarios.Env) *Runbook {
+	return &Runbook{env: env, Lab: env.Lab, Addons: env.Addons}
 }
 
-func init() {
-	scenarios.Register(scenarios.Scenario{Info: Info, Steps: func(l *nodelab.Lab) ([]scenarios.Step, func(context.Context) error) {
-		r := New(l, scenarios.Addons)
-		return []scenarios.Step{
-			{Name: "deploy: multus, the lab-bridge NAD (10.10.0.0/24), three attached servers on one node", Run: r.Deploy},
-			{Name: "net1 from the range, traffic over net1, eth0 untouched, no 10.10.0.0/24 route", Run: r.SecondaryNetwork},
-			{Name: "pitfall: a deny-ingress NetworkPolicy stops eth0, not net1", Run: r.PitfallPolicyMissesNet1},
-			{Name: "fix: a MultiNetworkPolicy for lab-bridge, ingress from the range, egress to one /32", Run: r.FixMultiNetworkPolicy},
-		}, r.Cleanup
-	}})
-}
-
-func (r *Runbook) t() scenarios.Timeouts { return scenarios.T() }
+func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 
 // Deploy installs Multus and starts the attached pods on one worker.
 func (r *Runbook) Deploy(ctx context.Context) error {
@@ -159,7 +162,7 @@ func (r *Runbook) Deploy(ctx context.Context) error {
 				}
 			}
 		}
-		r.Log("pod %s: eth0 %s, net1 %s", p.Name, p.Status.PodIP, r.net1[p.Name])
+		r.env.Logf("pod %s: eth0 %s, net1 %s", p.Name, p.Status.PodIP, r.net1[p.Name])
 	}
 	return nil
 }
@@ -198,7 +201,7 @@ func (r *Runbook) SecondaryNetwork(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("node %s podCIDR %q: %w", r.Node, node.Spec.PodCIDR, err)
 	}
-	if err := scenarios.Check(func(g gomega.Gomega) {
+	if err := wait.Check(func(g gomega.Gomega) {
 		for _, name := range []string{"server", "client", "other"} {
 			a, ok := r.net1[name]
 			g.Expect(ok).To(gomega.BeTrue(), "pod %s has no %s in its network-status annotation %q", name, Net1, r.pods[name].Annotations[nadv1.NetworkStatusAnnot])
@@ -216,7 +219,7 @@ func (r *Runbook) SecondaryNetwork(ctx context.Context) error {
 	if err := r.eventuallyConnects(ctx, "client", r.eth0("server")); err != nil {
 		return fmt.Errorf("client to server over eth0: %w", err)
 	}
-	r.Log("client → server works over net1 (%s) and eth0 (%s)", r.net1["server"], r.eth0("server"))
+	r.env.Logf("client → server works over net1 (%s) and eth0 (%s)", r.net1["server"], r.eth0("server"))
 	return r.NoRangeRoutes(ctx)
 }
 
@@ -250,7 +253,7 @@ func (r *Runbook) NoRangeRoutes(ctx context.Context) error {
 	if strings.TrimSpace(out) != "" {
 		return fmt.Errorf("bridge %s on %s has an IPv4 address (%s): the NAD's isGateway must stay false", Bridge, r.Node, strings.TrimSpace(out))
 	}
-	r.Log("no route to %s on the host or any node; %s on %s has no address", Range, Bridge, r.Node)
+	r.env.Logf("no route to %s on the host or any node; %s on %s has no address", Range, Bridge, r.Node)
 	return nil
 }
 
@@ -267,7 +270,7 @@ func (r *Runbook) PitfallPolicyMissesNet1(ctx context.Context) error {
 	if !v.Enforced {
 		return scenarios.Skipf("the pitfall needs a primary network that enforces NetworkPolicy (kindnetd where the kernel has nft queue; flannel never does); measured: %s", v.Reason)
 	}
-	r.Log("%s", v.Reason)
+	r.env.Logf("%s", v.Reason)
 	if err := r.apply(ctx, "multus-network/policies.yaml", nil); err != nil {
 		return err
 	}
@@ -292,7 +295,7 @@ func (r *Runbook) PitfallPolicyMissesNet1(ctx context.Context) error {
 		case <-time.After(r.t().Poll):
 		}
 	}
-	r.Log("pitfall reproduced: eth0 closed after %s; over the next %s net1 accepted all %d new connections while the policy was in place", closedAfter.Round(100*time.Millisecond), watched, n)
+	r.env.Logf("pitfall reproduced: eth0 closed after %s; over the next %s net1 accepted all %d new connections while the policy was in place", closedAfter.Round(100*time.Millisecond), watched, n)
 	return nil
 }
 
@@ -330,7 +333,7 @@ func (r *Runbook) FixMultiNetworkPolicy(ctx context.Context) error {
 			return fmt.Errorf("chain %s is not in server's network namespace; iptables-save shows:\n%s", chain, rules)
 		}
 	}
-	r.Log("fix verified: server → client %s ok, server → other %s dropped, client → server ok; MULTI-INGRESS and MULTI-EGRESS in server's netns", clientIP, r.net1["other"])
+	r.env.Logf("fix verified: server → client %s ok, server → other %s dropped, client → server ok; MULTI-INGRESS and MULTI-EGRESS in server's netns", clientIP, r.net1["other"])
 	return nil
 }
 
@@ -403,7 +406,7 @@ func (r *Runbook) eventuallyBlocked(ctx context.Context, from string, ip netip.A
 	start := time.Now()
 	for {
 		if err := connect(ctx, r.Lab, r.Namespace, from, ip); err != nil {
-			r.Log("%s → %s:%d blocked after %s: %v", from, ip, Port, time.Since(start).Round(100*time.Millisecond), err)
+			r.env.Logf("%s → %s:%d blocked after %s: %v", from, ip, Port, time.Since(start).Round(100*time.Millisecond), err)
 			return time.Since(start), nil
 		}
 		if time.Since(start) > r.t().Network {
@@ -419,7 +422,7 @@ func (r *Runbook) eventuallyBlocked(ctx context.Context, from string, ip netip.A
 
 // connect opens one new TCP connection from the pod (agnhost connect,
 // 2s timeout).
-func connect(ctx context.Context, l *nodelab.Lab, ns, pod string, ip netip.Addr) error {
+func connect(ctx context.Context, l *lab.Lab, ns, pod string, ip netip.Addr) error {
 	_, err := podexec.Run(ctx, l.Config, l.Client, podexec.Target{Namespace: ns, Pod: pod, Container: "netexec"},
 		"/agnhost", "connect", netip.AddrPortFrom(ip, Port).String(), "--timeout=2s")
 	return err

@@ -91,11 +91,13 @@ func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
 		stopWriter()
 		<-writerDone
 	}
+	var tl *timeline.Timeline
 	defer func() {
 		stop()
-		if r.FailoverTimeline == nil { // failed: the timeline shows how
-			r.FailoverTimeline = rec.Build(500*time.Millisecond, time.Now())
+		if tl == nil { // failed: the timeline shows how
+			tl = rec.Build(500*time.Millisecond, time.Now())
 		}
+		r.env.Timeline("failover", tl)
 	}()
 	// The steady state first: 10 OK writes.
 	if err := wr.waitFor(ctx, 10*time.Second, func(s writerState) bool { return s.ok >= 10 }); err != nil {
@@ -109,7 +111,7 @@ func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
 	if err := r.Lab.Client.CoreV1().Pods(r.Namespace).Delete(ctx, victim, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 		return fmt.Errorf("delete master pod %s: %w", victim, err)
 	}
-	r.Log("deleted master pod %s (%s), owner of slot %d; its replica %s (%s) should take over", victim, oldMaster, slot, replica.Addr, replica.ID)
+	r.env.Logf("deleted master pod %s (%s), owner of slot %d; its replica %s (%s) should take over", victim, oldMaster, slot, replica.Addr, replica.ID)
 
 	// Recovery: the first OK write after the outage began (the first failed
 	// write after the deletion; an OK before it only means the old master
@@ -121,7 +123,7 @@ func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
 		return fmt.Errorf("the steady writer did not write slot %d again within %s of deleting master %s: %w; after the deletion: %d ok before the first failure, %d failed, last error: %s; routes: %v; CLUSTER NODES from %s:\n%s",
 			slot, RecoverBound, victim, waitErr, st.okBeforeOutage, st.failedAfter, errText(st.lastErr), nat.Routes(), witness, nodesNow)
 	}
-	r.Recovered = st.recoveredAt.Sub(deleted)
+	r.recovered = st.recoveredAt.Sub(deleted)
 	rec.Mark(st.recoveredAt, "recovered", "first OK write after the outage")
 
 	// The slot's new owner is the replica read before the deletion.
@@ -147,9 +149,10 @@ func (r *Runbook) FixSurvivesFailover(ctx context.Context) error {
 	}
 	stop()
 	st = wr.state()
-	r.FailoverTimeline = rec.Build(500*time.Millisecond, time.Now())
-	r.Log("failover: replica %s promoted; the first OK write came %s after the master pod was deleted (bound %s); steady writer: %d ok, %d failed (after the deletion: %d ok before the outage, %d failed, %d failed after recovery)",
-		replica.Addr, r.Recovered.Round(100*time.Millisecond), RecoverBound, st.ok, st.failed, st.okBeforeOutage, st.failedAfter, st.failedAfterRecovery)
+	tl = rec.Build(500*time.Millisecond, time.Now())
+	r.env.Logf("failover: replica %s promoted; the first OK write came %s after the master pod was deleted (bound %s); steady writer: %d ok, %d failed (after the deletion: %d ok before the outage, %d failed, %d failed after recovery)",
+		replica.Addr, r.recovered.Round(100*time.Millisecond), RecoverBound, st.ok, st.failed, st.okBeforeOutage, st.failedAfter, st.failedAfterRecovery)
+	r.env.Measure("failover recovery", r.recovered.Round(100*time.Millisecond).String())
 	return nil
 }
 

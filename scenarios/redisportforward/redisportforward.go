@@ -58,23 +58,42 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/nodelab/nodelab/fixtures"
-	nodelab "github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/portforward"
 	"github.com/nodelab/nodelab/lab/redisnat"
-	"github.com/nodelab/nodelab/lab/timeline"
 	"github.com/nodelab/nodelab/scenarios"
 )
 
-// Info describes the scenario.
-var Info = scenarios.Info{
-	ID:      "redis-port-forward",
-	Summary: "pitfall: redis-cluster MOVED to unreachable pod IPs through one port-forward; fixes: in-cluster client, or every pod forwarded + remapping Dialer (incl. ASK and failover)",
-	Labels:  []string{"slow"},
-	Typical: 110 * time.Second,
-	Images:  []images.Image{images.Redis()},
+// Scenario is the catalog entry.
+var Scenario = scenarios.Scenario{
+	Info: scenarios.Info{
+		ID:      "redis-port-forward",
+		Summary: "pitfall: redis-cluster MOVED to unreachable pod IPs through one port-forward; fixes: in-cluster client, or every pod forwarded + remapping Dialer (incl. ASK and failover)",
+		Labels:  []scenarios.Label{scenarios.Slow},
+		Typical: 110 * time.Second,
+		Images:  []images.Image{images.Redis()},
+	},
+	Runbook: func(env scenarios.Env) scenarios.Runbook {
+		r := New(env)
+		return scenarios.Runbook{
+			Steps: []scenarios.Step{
+				{Side: scenarios.Setup, Name: "deploy a 6-pod redis-cluster", Timeout: Timeouts.Deploy, Run: r.Deploy},
+				{Side: scenarios.Pitfall, Name: "pitfall: through one port-forward, MOVED names pod IPs the host cannot reach", Timeout: Timeouts.Pitfall, Run: r.PitfallOneForward},
+				{Side: scenarios.Fix, Name: "fix 1: an in-cluster client writes and reads 1000 keys on all three masters", Timeout: Timeouts.InCluster, Typical: 50 * time.Second, Run: r.FixInCluster},
+				{Side: scenarios.Fix, Name: "fix 2: every pod forwarded and a remapping Dialer: 1000 keys from the host", Timeout: Timeouts.Fix2, Typical: 3 * time.Second, Run: r.FixForwardEveryPod},
+				{Side: scenarios.Fix, Name: "fix 2 follows ASK redirects through a slot migration", Timeout: Timeouts.Fix2, Typical: time.Second, Run: r.FixSurvivesSlotMigration},
+				{Side: scenarios.Fix, Name: "fix 2 recovers from a master failover within the stated bound", Timeout: Timeouts.Fix2, Typical: 13 * time.Second, Run: r.FixSurvivesFailover},
+				{Side: scenarios.Check, Name: "leaves no port-forward and no local port behind", Timeout: Timeouts.NoForwardsLeft, Typical: 16 * time.Second, Run: r.NoForwardsLeft},
+			},
+			Cleanup: scenarios.Step{Name: "cleanup", Timeout: Timeouts.Cleanup, Run: r.Cleanup},
+			LeakChecks: []scenarios.Step{
+				{Side: scenarios.Check, Name: "no port-forward, local port or extra goroutine after cleanup", Timeout: Timeouts.LeakCheck, Run: r.CheckNoLeaks},
+			},
+		}
+	},
 }
 
 const (
@@ -94,12 +113,11 @@ const (
 
 // Runbook holds the state of one run.
 type Runbook struct {
-	Lab *nodelab.Lab
+	env scenarios.Env
+	Lab *lab.Lab
 	// Addons builds and loads the redis image on a forge lab.
 	Addons    addon.Options
 	Namespace string
-	// Log receives what a human would want to read (MOVED lines, timings).
-	Log func(format string, args ...any)
 
 	podIPs map[string]string // pod name → IP at deploy time
 	// goroutines is the process's goroutine count before any forward.
@@ -107,33 +125,16 @@ type Runbook struct {
 	forward    *portforward.Set
 	// localAddrs is every local address this run forwarded, for CheckNoLeaks.
 	localAddrs []string
-	// Recovered is the measured failover recovery time.
-	Recovered time.Duration
-	// FailoverTimeline is the write outcomes per second around the failover.
-	FailoverTimeline *timeline.Timeline
+	// recovered is the measured failover recovery time.
+	recovered time.Duration
 }
 
-// New returns a runbook for a lab.
-func New(l *nodelab.Lab, opts addon.Options) *Runbook {
-	return &Runbook{Lab: l, Addons: opts, Log: func(string, ...any) {}}
+// New returns a runbook for an environment.
+func New(env scenarios.Env) *Runbook {
+	return &Runbook{env: env, Lab: env.Lab, Addons: env.Addons}
 }
 
-func init() {
-	scenarios.Register(scenarios.Scenario{Info: Info, Steps: func(l *nodelab.Lab) ([]scenarios.Step, func(context.Context) error) {
-		r := New(l, scenarios.Addons)
-		return []scenarios.Step{
-			{Name: "deploy a 6-pod redis-cluster", Run: r.Deploy},
-			{Name: "pitfall: one port-forward, MOVED to unreachable pod IPs", Run: r.PitfallOneForward},
-			{Name: "fix 1: in-cluster client writes and reads 1000 keys", Typical: 50 * time.Second, Run: r.FixInCluster},
-			{Name: "fix 2: every pod forwarded + remapping Dialer", Typical: 3 * time.Second, Run: r.FixForwardEveryPod},
-			{Name: "fix 2: slot migration (ASK)", Typical: time.Second, Run: r.FixSurvivesSlotMigration},
-			{Name: "fix 2: failover", Typical: 13 * time.Second, Run: r.FixSurvivesFailover},
-			{Name: "no port-forward left", Typical: 16 * time.Second, Run: r.NoForwardsLeft},
-		}, r.Cleanup
-	}})
-}
-
-func (r *Runbook) t() scenarios.Timeouts { return scenarios.T() }
+func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 
 // Deploy creates the namespace, the redis pods and the cluster.
 func (r *Runbook) Deploy(ctx context.Context) error {
@@ -207,7 +208,7 @@ func (r *Runbook) waitRedisPods(ctx context.Context, n int) ([]corev1.Pod, error
 		ready = ready[:0]
 		var states []string
 		for _, p := range pods.Items {
-			ok := p.DeletionTimestamp == nil && nodelab.PodCondition(&p, corev1.PodReady)
+			ok := p.DeletionTimestamp == nil && lab.PodCondition(&p, corev1.PodReady)
 			states = append(states, fmt.Sprintf("%s %s ready=%v", p.Name, p.Status.Phase, ok))
 			if ok {
 				ready = append(ready, p)
@@ -359,7 +360,7 @@ func (r *Runbook) PitfallOneForward(ctx context.Context) error {
 	if !r.namesPodIP(moved) {
 		return fmt.Errorf("MOVED reply %q names no pod IP (pod IPs: %v)", moved, r.podIPs)
 	}
-	r.Log("plain client through one forward: %s", moved)
+	r.env.Logf("plain client through one forward: %s", moved)
 
 	// Who owns each key's slot, per redis-0 (the view the cluster client gets).
 	slots, err := c.ClusterSlots(ctx).Result() //nolint:staticcheck // the slot view go-redis itself routes by
@@ -434,7 +435,7 @@ func (r *Runbook) PitfallOneForward(ctx context.Context) error {
 	case wrongErr != nil:
 		return fmt.Errorf("%s, but not all the way users see it: %w", counts, wrongErr)
 	}
-	r.Log("ClusterClient through one forward: %s, each with a dial error to an unreachable pod address (writes per address: %v); for example: %v",
+	r.env.Logf("ClusterClient through one forward: %s, each with a dial error to an unreachable pod address (writes per address: %v); for example: %v",
 		counts, dialed, example)
 	return nil
 }
@@ -477,7 +478,7 @@ func (r *Runbook) unreachablePodAddrs(ctx context.Context) (map[string]error, er
 		return nil, fmt.Errorf("precondition: pod addresses %s are reachable from the host, so the pitfall cannot happen here (unreachable: %v)", strings.Join(reachable, ", "), unreachable)
 	}
 	for _, addr := range slices.Sorted(maps.Keys(unreachable)) {
-		r.Log("precondition: dial %s from the host: %v", addr, unreachable[addr])
+		r.env.Logf("precondition: dial %s from the host: %v", addr, unreachable[addr])
 	}
 	return unreachable, nil
 }
@@ -549,7 +550,7 @@ func (r *Runbook) FixInCluster(ctx context.Context) error {
 		return fmt.Errorf("incluster:* keys per master %v: %d keys on %d of %d masters, want %d on 3 of 3; the Job's log:\n%s",
 			perMaster, total, masters, len(perMaster), Keys, out)
 	}
-	r.Log("in-cluster client: %d keys written and read back, incluster:* keys per master %v", Keys, perMaster)
+	r.env.Logf("in-cluster client: %d keys written and read back, incluster:* keys per master %v", Keys, perMaster)
 	return nil
 }
 
@@ -631,7 +632,7 @@ func (r *Runbook) FixForwardEveryPod(ctx context.Context) error {
 	if total != Keys || masters != 3 {
 		return fmt.Errorf("forwarded keys per master %v: total %d on %d masters, want %d on 3", perMaster, total, masters, Keys)
 	}
-	r.Log("every pod forwarded (%d forwards): %d keys written and read back from the host, per master %v", len(nat.Routes()), Keys, perMaster)
+	r.env.Logf("every pod forwarded (%d forwards): %d keys written and read back from the host, per master %v", len(nat.Routes()), Keys, perMaster)
 	return nil
 }
 
@@ -756,7 +757,7 @@ func (r *Runbook) FixSurvivesSlotMigration(ctx context.Context) error {
 	if askErr == nil || !strings.HasPrefix(askErr.Error(), "ASK ") || !strings.Contains(askErr.Error(), dstAddr) {
 		return fmt.Errorf("GET %s on the migrating source %s = %s, want ASK %d %s", key(0), srcAddr, errText(askErr), slot, dstAddr)
 	}
-	r.Log("slot %d half-migrated %s → %s; the source answers: %v", slot, srcAddr, dstAddr, askErr)
+	r.env.Logf("slot %d half-migrated %s → %s; the source answers: %v", slot, srcAddr, dstAddr, askErr)
 	if err := readAll(ctx, cc, n, key, "m"); err != nil {
 		return fmt.Errorf("during the migration (ASK): %w", err)
 	}
@@ -788,7 +789,7 @@ func (r *Runbook) FixSurvivesSlotMigration(ctx context.Context) error {
 	if owner, err := masterOf(ctx, cc, slot); err != nil || owner != dstAddr {
 		return fmt.Errorf("slot %d owner after migration = %s (error: %s); want %s", slot, owner, errText(err), dstAddr)
 	}
-	r.Log("slot %d migrated; %d keys read through ASK and after the move", slot, n)
+	r.env.Logf("slot %d migrated; %d keys read through ASK and after the move", slot, n)
 	return nil
 }
 
@@ -882,7 +883,7 @@ func (r *Runbook) CheckNoLeaks(ctx context.Context) error {
 		return fmt.Errorf("goroutines: %d now, %d before the first forward (allowance %d): something did not stop: %w; goroutines by stack:\n%s",
 			now, r.goroutines, LeakAllowance, err, dump)
 	}
-	r.Log("no leak: 0 port-forwards open; none of %d local ports accepts connections; goroutines %d (before: %d, allowance %d)",
+	r.env.Logf("no leak: 0 port-forwards open; none of %d local ports accepts connections; goroutines %d (before: %d, allowance %d)",
 		len(r.localAddrs), now, r.goroutines, LeakAllowance)
 	return nil
 }

@@ -18,14 +18,6 @@ import (
 	"github.com/nodelab/nodelab/lab/images/forge"
 	"github.com/nodelab/nodelab/lab/progress"
 	"github.com/nodelab/nodelab/scenarios"
-
-	// Register every scenario in the catalog.
-	_ "github.com/nodelab/nodelab/scenarios/cgroupaccounting"
-	_ "github.com/nodelab/nodelab/scenarios/ingressrollout"
-	_ "github.com/nodelab/nodelab/scenarios/lab"
-	_ "github.com/nodelab/nodelab/scenarios/memorypressure"
-	_ "github.com/nodelab/nodelab/scenarios/multusnetwork"
-	_ "github.com/nodelab/nodelab/scenarios/redisportforward"
 )
 
 // usageError marks errors that exit with code 2.
@@ -58,6 +50,9 @@ func (g *globals) logger() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelDebug - slog.Level(g.verbose)}))
 }
+
+// t is the shared timeout table, scaled by --timeout-scale.
+func (g *globals) t() scenarios.Timeouts { return scenarios.Env{Scale: g.timeoutScale}.T() }
 
 func (g *globals) forge() (*forge.Forge, error) {
 	return forge.New(forge.Options{Progress: g.progress(), Verbose: g.verbose > 1, LogWriter: g.stderr})
@@ -104,10 +99,18 @@ func newRoot(g *globals) *cobra.Command {
 		Short:         "kind labs for node-level chaos tests: eviction, cgroups, ingress rollouts, port-forward",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
-			if g.timeoutScale > 0 {
-				scenarios.TimeoutScale = g.timeoutScale
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case g.timeoutScale < 0:
+				return usagef("--timeout-scale=%v: want a positive number (2 doubles every timeout)", g.timeoutScale)
+			case g.timeoutScale == 0:
+				scale, err := scenarios.ScaleFromEnv()
+				if err != nil {
+					return usageError{err}
+				}
+				g.timeoutScale = scale
 			}
+			return nil
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

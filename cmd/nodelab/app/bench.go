@@ -14,7 +14,6 @@ import (
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/images/forge"
 	"github.com/nodelab/nodelab/lab/profile"
-	"github.com/nodelab/nodelab/scenarios"
 )
 
 func newBench(g *globals) *cobra.Command {
@@ -59,7 +58,7 @@ Both are timed until every node is Ready. Target: ratio ≤ 1.3.`,
 				return fmt.Errorf("bare kind create: %w", err)
 			}
 			start := time.Now()
-			l, err := lab.Up(ctx, lab.UpOptions{Profile: p, StateDir: g.stateDir, ReadyTimeout: scenarios.T().NodeReady, Progress: g.progress(), Log: g.logger()})
+			l, err := lab.Up(ctx, lab.UpOptions{Profile: p, StateDir: g.stateDir, ReadyTimeout: g.t().NodeReady, Progress: g.progress(), Log: g.logger()})
 			up := time.Since(start)
 			if l != nil && l.Created {
 				defer func() {
@@ -118,7 +117,7 @@ func benchBareKind(ctx context.Context, g *globals, workers int, image string) (
 	if err != nil {
 		return 0, step.End(err)
 	}
-	if err := l.WaitNodesReady(ctx, workers+1, scenarios.T().NodeReady); err != nil {
+	if err := l.WaitNodesReady(ctx, workers+1, g.t().NodeReady); err != nil {
 		return 0, step.End(err)
 	}
 	took := time.Since(start)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,13 +13,16 @@ import (
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/images/forge"
+	"github.com/nodelab/nodelab/lab/timeline"
 	"github.com/nodelab/nodelab/scenarios"
+	"github.com/nodelab/nodelab/scenarios/catalog"
 )
 
 func newRun(g *globals) *cobra.Command {
 	var pf profileFlags
 	var kubeconfig string
 	var retain bool
+	var artifacts string
 	cmd := &cobra.Command{
 		Use:   "run <scenario-id>...",
 		Short: "run scenarios' runbooks on a lab (created, reused, or attached with --kubeconfig)",
@@ -30,7 +35,7 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 				return usagef("name at least one scenario (see `nodelab scenarios`)")
 			}
 			for _, id := range args {
-				if _, err := scenarios.Get(id); err != nil {
+				if _, err := catalog.Get(id); err != nil {
 					return usageError{err}
 				}
 			}
@@ -42,7 +47,7 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 			if err != nil {
 				return err
 			}
-			scenarios.Addons = addon.Options{Builder: f, Progress: g.progress()}
+			env := scenarios.Env{Addons: addon.Options{Builder: f, Progress: g.progress()}, Scale: g.timeoutScale}
 			var l *lab.Lab
 			if kubeconfig != "" {
 				if l, err = lab.Attach(ctx, kubeconfig); err != nil {
@@ -54,7 +59,7 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 					return err
 				}
 				l, err = lab.Up(ctx, lab.UpOptions{Profile: p, Retain: retain, StateDir: g.stateDir,
-					Forge: forge.NodeImageSource{Forge: f}, ReadyTimeout: scenarios.T().NodeReady,
+					Forge: forge.NodeImageSource{Forge: f}, ReadyTimeout: g.t().NodeReady,
 					Progress: g.progress(), Log: g.logger()})
 				if err != nil {
 					return err
@@ -67,10 +72,11 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 					}()
 				}
 			}
+			env.Lab = l
 			failed := 0
 			for _, id := range args {
-				s, _ := scenarios.Get(id)
-				failed += runScenario(ctx, g, l, s)
+				s, _ := catalog.Get(id)
+				failed += runScenario(ctx, g, env, s, artifacts)
 			}
 			if failed > 0 {
 				return fmt.Errorf("%d step(s) failed", failed)
@@ -81,37 +87,105 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 	pf.add(cmd)
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "run against this existing cluster (never deleted)")
 	cmd.Flags().BoolVar(&retain, "retain", false, "keep a lab this run created")
+	cmd.Flags().StringVar(&artifacts, "artifacts", "", "write each scenario's timelines to DIR/<scenario>/<name>.timeline.json")
 	return cmd
 }
 
-// runScenario runs each step in order, stopping at the first failure, and
-// always runs the cleanup. It returns the number of failed steps.
-func runScenario(ctx context.Context, g *globals, l *lab.Lab, s scenarios.Scenario) int {
-	steps, cleanup := s.Steps(l)
+// runScenario runs each step in order, each within its scaled timeout,
+// stopping at the first failure, and always runs the cleanup and then the
+// leak checks, as the e2e driver does; the runbook's log lines,
+// measurements and timelines are printed under the step that made them. It
+// returns the number of failed steps.
+func runScenario(ctx context.Context, g *globals, env scenarios.Env, s scenarios.Scenario, artifacts string) int {
+	if reason := scenarios.Unmet(env, s.Needs); reason != "" {
+		fmt.Fprintf(g.stdout, "SKIP  %s: %s\n", s.ID, reason)
+		return 0
+	}
+	env.Report = cliReporter{w: g.stdout, dir: artifactsFor(artifacts, s.ID)}
+	rb := s.Runbook(env)
 	failed := 0
-	for _, st := range steps {
-		start := time.Now()
-		err := st.Run(ctx)
-		d := time.Since(start).Round(100 * time.Millisecond)
-		var na *scenarios.NotApplicable
-		switch {
-		case errors.As(err, &na):
-			fmt.Fprintf(g.stdout, "SKIP  %s / %s (%s): %s\n", s.ID, st.Name, d, na.Reason)
-		case err != nil:
-			fmt.Fprintf(g.stdout, "FAIL  %s / %s (%s): %v\n", s.ID, st.Name, d, err)
+	for _, st := range rb.Steps {
+		v := runCLIStep(ctx, g, env, s.ID, st)
+		if v == stepFailed {
 			failed++
-		default:
-			fmt.Fprintf(g.stdout, "PASS  %s / %s (%s)\n", s.ID, st.Name, d)
+			break
 		}
-		if failed > 0 {
+		if v == stepSkipped && st.Side == scenarios.Setup {
+			// As in the e2e suite: a setup that cannot run here skips the rest.
 			break
 		}
 	}
-	cctx, cancel := context.WithTimeout(context.Background(), scenarios.T().Cleanup)
-	defer cancel()
-	if err := cleanup(cctx); err != nil {
-		fmt.Fprintf(g.stdout, "FAIL  %s / cleanup: %v\n", s.ID, err)
-		failed++
+	// Cleanup and leak checks run even after an interrupt, on their own
+	// clocks.
+	for _, st := range append([]scenarios.Step{rb.Cleanup}, rb.LeakChecks...) {
+		if runCLIStep(context.WithoutCancel(ctx), g, env, s.ID, st) == stepFailed {
+			failed++
+		}
 	}
 	return failed
+}
+
+type verdict int
+
+const (
+	stepPassed verdict = iota
+	stepSkipped
+	stepFailed
+)
+
+// runCLIStep runs one step within its scaled timeout and prints its verdict.
+func runCLIStep(ctx context.Context, g *globals, env scenarios.Env, id string, st scenarios.Step) verdict {
+	sctx, cancel := context.WithTimeout(ctx, env.Scaled(st.Timeout))
+	defer cancel()
+	start := time.Now()
+	err := st.Run(sctx)
+	d := time.Since(start).Round(100 * time.Millisecond)
+	var na *scenarios.NotApplicable
+	switch {
+	case errors.As(err, &na):
+		fmt.Fprintf(g.stdout, "SKIP  %s / %s (%s): %s\n", id, st.Name, d, na.Reason)
+		return stepSkipped
+	case err != nil:
+		fmt.Fprintf(g.stdout, "FAIL  %s / %s (%s): %v\n", id, st.Name, d, err)
+		return stepFailed
+	default:
+		fmt.Fprintf(g.stdout, "PASS  %s / %s (%s)\n", id, st.Name, d)
+		return stepPassed
+	}
+}
+
+// artifactsFor is where a scenario's timelines go ("" when --artifacts is
+// not set: they are only summarised).
+func artifactsFor(artifacts, id string) string {
+	if artifacts == "" {
+		return ""
+	}
+	return filepath.Join(artifacts, id)
+}
+
+// cliReporter prints a runbook's log lines and measurements as they come,
+// indented under the step that is running, and writes its timelines as
+// JSON files (the e2e report's format) when a folder is given.
+type cliReporter struct {
+	w   io.Writer
+	dir string
+}
+
+func (r cliReporter) Logf(format string, args ...any) {
+	fmt.Fprintf(r.w, "      %s\n", fmt.Sprintf(format, args...))
+}
+
+func (r cliReporter) Measure(name, value string) { fmt.Fprintf(r.w, "      %s: %s\n", name, value) }
+
+func (r cliReporter) Timeline(name string, tl *timeline.Timeline) {
+	where := "(--artifacts DIR writes it as JSON)"
+	if r.dir != "" {
+		path := filepath.Join(r.dir, name+".timeline.json")
+		if err := tl.WriteFile(path); err != nil {
+			where = fmt.Sprintf("(not written: %v)", err)
+		} else {
+			where = "→ " + path
+		}
+	}
+	fmt.Fprintf(r.w, "      timeline %s: %s, %d series, %d markers %s\n", name, tl.Title, len(tl.Series), len(tl.Markers), where)
 }

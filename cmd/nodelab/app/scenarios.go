@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nodelab/nodelab/scenarios"
+	"github.com/nodelab/nodelab/scenarios/catalog"
 )
 
 func newScenarios(g *globals) *cobra.Command {
@@ -19,27 +19,30 @@ func newScenarios(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tLABELS\tREQUIRES\tTYPICAL\tSUMMARY")
-			for _, s := range scenarios.All() {
+			for _, s := range catalog.All() {
 				req := "-"
 				if len(s.Requires) > 0 {
 					req = strings.Join(s.Requires, ",")
 				}
-				labels := append([]string{s.Label()}, s.Labels...)
+				labels := []string{s.Label()}
+				for _, l := range s.Labels {
+					labels = append(labels, string(l))
+				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.ID, strings.Join(labels, ","), req, s.Typical, s.Summary)
 			}
 			if err := w.Flush(); err != nil || !steps {
 				return err
 			}
-			for _, s := range scenarios.All() {
+			for _, s := range catalog.All() {
 				fmt.Fprintf(g.stdout, "\n%s (typical %s):\n", s.ID, s.Typical)
-				// Binding to a nil lab only lists the steps; nothing runs.
-				list, _ := s.Steps(nil)
-				for i, st := range list {
+				// Binding to an empty environment only lists the steps.
+				rb := s.Steps()
+				for i, st := range rb.Steps {
 					typical := "-"
 					if st.Typical > 0 {
 						typical = st.Typical.String()
 					}
-					fmt.Fprintf(g.stdout, "  %d. %-8s %s\n", i+1, typical, st.Name)
+					fmt.Fprintf(g.stdout, "  %d. %-8s %-7s %s (timeout %s)\n", i+1, typical, st.Side, st.Name, st.Timeout)
 				}
 			}
 			return nil

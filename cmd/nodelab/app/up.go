@@ -12,7 +12,6 @@ import (
 	"github.com/nodelab/nodelab/lab/addon"
 	_ "github.com/nodelab/nodelab/lab/addon/builtin"
 	"github.com/nodelab/nodelab/lab/images/forge"
-	"github.com/nodelab/nodelab/scenarios"
 )
 
 func newUp(g *globals) *cobra.Command {
@@ -45,7 +44,7 @@ unless --retain. The kubeconfig is written to nodelab's state folder, never to
 			l, err := lab.Up(cmd.Context(), lab.UpOptions{
 				Profile: p, Retain: retain, StateDir: g.stateDir,
 				Forge:        forge.NodeImageSource{Forge: f},
-				ReadyTimeout: scenarios.T().NodeReady,
+				ReadyTimeout: g.t().NodeReady,
 				Progress:     g.progress(), Log: g.logger(),
 			})
 			if err != nil {

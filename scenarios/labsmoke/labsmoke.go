@@ -1,4 +1,4 @@
-// Package lab is the runbook of scenario `lab`, the smoke test every lab
+// Package labsmoke is the runbook of scenario `lab`, the smoke test every lab
 // must pass before any other scenario means anything.
 //
 // Steps, top to bottom:
@@ -11,7 +11,7 @@
 //
 // There is no pitfall side: this scenario proves the lab itself. Host
 // requirements: none beyond a lab (2 workers for step 2). Typical: ~40s.
-package lab
+package labsmoke
 
 import (
 	"context"
@@ -27,41 +27,44 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/nodelab/nodelab/fixtures"
-	nodelab "github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/scenarios"
 )
 
-// Info describes the scenario.
-var Info = scenarios.Info{
-	ID:      "lab",
-	Summary: "smoke: nodes Ready, pod-to-pod across workers, CoreDNS, ClusterIP spread, kubelet settings in /configz",
-	Typical: 40 * time.Second,
-}
-
-func init() {
-	scenarios.Register(scenarios.Scenario{Info: Info, Steps: func(l *nodelab.Lab) ([]scenarios.Step, func(context.Context) error) {
-		r := New(l)
-		return []scenarios.Step{
-			{Name: "all nodes are Ready", Run: r.NodesReady},
-			{Name: "probes start on two different nodes", Typical: 6 * time.Second, Run: r.DeployProbes},
-			{Name: "pod-to-pod traffic crosses nodes", Run: r.PodToPodAcrossNodes},
-			{Name: "CoreDNS answers", Run: r.CoreDNSAnswers},
-			{Name: "ClusterIP Service spreads over both backends", Run: r.ServiceSpreads},
-			{Name: "kubelet settings are in /configz", Typical: 8 * time.Second, Run: r.KubeletConfigApplied},
-		}, r.Cleanup
-	}})
+// Scenario is the catalog entry.
+var Scenario = scenarios.Scenario{
+	Info: scenarios.Info{
+		ID:      "lab",
+		Summary: "smoke: nodes Ready, pod-to-pod across workers, CoreDNS, ClusterIP spread, kubelet settings in /configz",
+		Typical: 40 * time.Second,
+	},
+	Runbook: func(env scenarios.Env) scenarios.Runbook {
+		r := New(env)
+		return scenarios.Runbook{
+			Steps: []scenarios.Step{
+				{Side: scenarios.Check, Name: "all nodes are Ready", Timeout: Timeouts.Step, Run: r.NodesReady},
+				{Side: scenarios.Check, Name: "probes start on two different nodes", Timeout: Timeouts.Step, Typical: 6 * time.Second, Run: r.DeployProbes},
+				{Side: scenarios.Check, Name: "pod-to-pod traffic crosses nodes", Timeout: Timeouts.Traffic, Run: r.PodToPodAcrossNodes},
+				{Side: scenarios.Check, Name: "CoreDNS answers", Timeout: Timeouts.Traffic, Run: r.CoreDNSAnswers},
+				{Side: scenarios.Check, Name: "a ClusterIP Service spreads requests over both backends", Timeout: Timeouts.Traffic, Run: r.ServiceSpreads},
+				{Side: scenarios.Check, Name: "the profile's kubelet settings are in each node's /configz", Timeout: Timeouts.Traffic, Typical: 8 * time.Second, Run: r.KubeletConfigApplied},
+			},
+			Cleanup: scenarios.Step{Name: "cleanup", Timeout: Timeouts.Cleanup, Run: r.Cleanup},
+		}
+	},
 }
 
 // Runbook holds the state of one run.
 type Runbook struct {
-	Lab       *nodelab.Lab
+	env       scenarios.Env
+	Lab       *lab.Lab
 	Namespace string
 	probes    []corev1.Pod
 }
 
-// New returns a runbook for a lab.
-func New(l *nodelab.Lab) *Runbook { return &Runbook{Lab: l} }
+// New returns a runbook for an environment.
+func New(env scenarios.Env) *Runbook { return &Runbook{env: env, Lab: env.Lab} }
 
 // NodesReady checks every node is Ready, and that a lab nodelab created has
 // the profile's node count.
@@ -70,7 +73,7 @@ func (r *Runbook) NodesReady(ctx context.Context) error {
 	if r.Lab.Profile != nil {
 		want = r.Lab.Profile.WorkerCount() + 1
 	}
-	return r.Lab.WaitNodesReady(ctx, want, scenarios.T().NodeReady)
+	return r.Lab.WaitNodesReady(ctx, want, r.env.T().NodeReady)
 }
 
 // DeployProbes creates the namespace and the probe Deployment and Service,
@@ -93,7 +96,7 @@ func (r *Runbook) DeployProbes(ctx context.Context) error {
 		return err
 	}
 	var seen string
-	err = wait.PollUntilContextTimeout(ctx, scenarios.T().Poll, scenarios.T().PodStart, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, r.env.T().Poll, r.env.T().PodStart, true, func(ctx context.Context) (bool, error) {
 		pods, err := r.Lab.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=probe"})
 		if err != nil {
 			seen = err.Error()
@@ -102,8 +105,8 @@ func (r *Runbook) DeployProbes(ctx context.Context) error {
 		var ready []corev1.Pod
 		var states []string
 		for _, p := range pods.Items {
-			states = append(states, fmt.Sprintf("%s %s on %q ready=%v %s", p.Name, p.Status.Phase, p.Spec.NodeName, nodelab.PodCondition(&p, corev1.PodReady), waitingReason(&p)))
-			if nodelab.PodCondition(&p, corev1.PodReady) {
+			states = append(states, fmt.Sprintf("%s %s on %q ready=%v %s", p.Name, p.Status.Phase, p.Spec.NodeName, lab.PodCondition(&p, corev1.PodReady), waitingReason(&p)))
+			if lab.PodCondition(&p, corev1.PodReady) {
 				ready = append(ready, p)
 			}
 		}
@@ -115,7 +118,7 @@ func (r *Runbook) DeployProbes(ctx context.Context) error {
 		return false, nil
 	})
 	if err != nil {
-		return fmt.Errorf("two Ready probes on two nodes within %s: %w; last seen: %s", scenarios.T().PodStart, err, seen)
+		return fmt.Errorf("two Ready probes on two nodes within %s: %w; last seen: %s", r.env.T().PodStart, err, seen)
 	}
 	return nil
 }
@@ -257,7 +260,7 @@ func (r *Runbook) Cleanup(ctx context.Context) error {
 	if r.Namespace == "" {
 		return nil
 	}
-	return r.Lab.DeleteNamespace(ctx, r.Namespace, scenarios.T().Cleanup)
+	return r.Lab.DeleteNamespace(ctx, r.Namespace, r.env.T().Cleanup)
 }
 
 // dial asks probe `from` (through the API server's pod proxy) to send
@@ -286,7 +289,7 @@ func (r *Runbook) dial(ctx context.Context, from, host, port string, tries int) 
 // returning the last observation.
 func (r *Runbook) eventually(ctx context.Context, check func(context.Context) error) error {
 	var last error
-	err := wait.PollUntilContextTimeout(ctx, scenarios.T().Poll, scenarios.T().Network, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, r.env.T().Poll, r.env.T().Network, true, func(ctx context.Context) (bool, error) {
 		last = check(ctx)
 		return last == nil, nil
 	})
@@ -294,7 +297,7 @@ func (r *Runbook) eventually(ctx context.Context, check func(context.Context) er
 		if last == nil {
 			last = err
 		}
-		return fmt.Errorf("within %s: %w", scenarios.T().Network, last)
+		return fmt.Errorf("within %s: %w", r.env.T().Network, last)
 	}
 	return nil
 }
