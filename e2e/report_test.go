@@ -7,19 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/types"
-	"sigs.k8s.io/yaml"
 
 	"github.com/nodelab/nodelab/e2e/report"
 	"github.com/nodelab/nodelab/lab/timeline"
-	"github.com/nodelab/nodelab/scenarios"
-	"github.com/nodelab/nodelab/scenarios/catalog"
 )
 
 // flagFailSpec is test-only: specs whose full text matches fail after their
@@ -117,107 +111,3 @@ func attachTimeline(tl *timeline.Timeline, name string) {
 	}
 	ginkgo.AddReportEntry(report.EntryArtifact, rel)
 }
-
-// TestCIShardsUseRegisteredLabels keeps the CI matrix honest: every shard's
-// label filter parses and names only labels of the registry, and shard
-// names (used in artifact names) are unique.
-func TestCIShardsUseRegisteredLabels(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", ".github", "workflows", "ci.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wf struct {
-		Jobs map[string]struct {
-			Strategy struct {
-				Matrix struct {
-					Include []struct{ Shard, Labels string }
-				}
-			}
-		}
-	}
-	if err := yaml.Unmarshal(raw, &wf); err != nil {
-		t.Fatalf("ci.yml: %v", err)
-	}
-	known := scenarios.Labels(catalog.All())
-	shards := wf.Jobs["e2e"].Strategy.Matrix.Include
-	if len(shards) == 0 {
-		t.Fatal("ci.yml: no e2e matrix include entries")
-	}
-	seen := map[string]bool{}
-	for _, sh := range shards {
-		if sh.Shard == "" || seen[sh.Shard] {
-			t.Errorf("shard %q (%s): empty or repeated name", sh.Shard, sh.Labels)
-		}
-		seen[sh.Shard] = true
-		if _, err := types.ParseLabelFilter(sh.Labels); err != nil {
-			t.Errorf("shard %s: label filter %q: %v", sh.Shard, sh.Labels, err)
-		}
-		for _, name := range labelToken.Split(sh.Labels, -1) {
-			if name = strings.TrimSpace(name); name == "" {
-				continue
-			}
-			if _, ok := known[name]; !ok {
-				t.Errorf("shard %s: label %q is not in scenarios/labels.go or the catalog (known: %s)", sh.Shard, name, registeredLabels())
-			}
-		}
-	}
-}
-
-// TestCIRunsEveryScenario fails when a catalog scenario (or the lifecycle
-// and addon specs) is selected by neither a GitHub workflow shard nor by
-// .ci/run's label list: CI must not silently leave a scenario out.
-func TestCIRunsEveryScenario(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", ".github", "workflows", "ci.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wf struct {
-		Jobs map[string]struct {
-			Strategy struct {
-				Matrix struct {
-					Include []struct{ Shard, Labels string }
-				}
-			}
-		}
-	}
-	if err := yaml.Unmarshal(raw, &wf); err != nil {
-		t.Fatalf("ci.yml: %v", err)
-	}
-	ciRun, err := os.ReadFile(filepath.Join("..", ".ci", "run"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`NODELAB_CI_LABELS:-([^}]*)}`).FindSubmatch(ciRun)
-	if m == nil {
-		t.Fatal(".ci/run: no ${NODELAB_CI_LABELS:-...} default label list")
-	}
-	ciFilter, err := types.ParseLabelFilter(string(m[1]))
-	if err != nil {
-		t.Fatalf(".ci/run label list %q: %v", m[1], err)
-	}
-	selected := [][]string{{string(scenarios.Lifecycle), string(scenarios.Slow), string(scenarios.Disruptive), string(scenarios.Serial)}, {string(scenarios.AddonChaosMesh), string(scenarios.Slow)}}
-	for _, s := range catalog.All() {
-		labels := []string{s.Label()}
-		for _, l := range s.Labels {
-			labels = append(labels, string(l))
-		}
-		selected = append(selected, labels)
-	}
-	for _, labels := range selected {
-		if !ciFilter(labels) {
-			t.Errorf(".ci/run's label list does not select specs labelled %v: add %s to it", labels, labels[0])
-		}
-		inShard := false
-		for _, sh := range wf.Jobs["e2e"].Strategy.Matrix.Include {
-			if f, err := types.ParseLabelFilter(sh.Labels); err == nil && f(labels) {
-				inShard = true
-			}
-		}
-		if !inShard {
-			t.Errorf("no shard of .github/workflows/ci.yml selects specs labelled %v: add a shard for %s", labels, labels[0])
-		}
-	}
-}
-
-// labelToken splits a label filter into label names.
-var labelToken = regexp.MustCompile(`[&|!(),]+`)

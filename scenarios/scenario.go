@@ -36,6 +36,10 @@ type Info struct {
 	// offline lab does not wait for them in the middle of a spec.
 	Addons []string
 	Images []images.Image
+	// Shard is the GitHub CI shard the scenario runs in (its ID when
+	// empty): scenarios that install the same expensive addon share one,
+	// and so one lab.
+	Shard string
 }
 
 // Label is the ginkgo label that selects the scenario.

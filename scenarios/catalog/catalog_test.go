@@ -1,6 +1,9 @@
 package catalog_test
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -75,3 +78,40 @@ func TestDefinitionsAreComplete(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMETableIsTheCatalog keeps the README's scenario table what
+// `nodelab scenarios --markdown` prints, and its "what each proves" table
+// about the same scenarios in the same order.
+func TestREADMETableIsTheCatalog(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	const begin, end = "<!-- scenarios:begin (go run ./cmd/nodelab scenarios --markdown) -->\n", "<!-- scenarios:end -->"
+	i, j := strings.Index(readme, begin), strings.Index(readme, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md: no table between %q and %q", begin, end)
+	}
+	if got, want := readme[i+len(begin):j], catalog.Markdown(); got != want {
+		t.Errorf("README.md's scenario table is stale; replace it with the output of `go run ./cmd/nodelab scenarios --markdown`:\n%s", want)
+	}
+	var ids []string
+	for _, line := range strings.Split(readme[j:], "\n") {
+		if m := proveRow.FindStringSubmatch(line); m != nil {
+			ids = append(ids, m[1])
+		} else if len(ids) > 0 {
+			break
+		}
+	}
+	var want []string
+	for _, s := range catalog.All() {
+		want = append(want, s.ID)
+	}
+	if strings.Join(ids, " ") != strings.Join(want, " ") {
+		t.Errorf("README.md's \"what each scenario proves\" table lists %v, want the catalog's %v", ids, want)
+	}
+}
+
+// proveRow is a row of the README's "what each proves" table.
+var proveRow = regexp.MustCompile("^\\| `([a-z0-9-]+)` \\| ")

@@ -83,6 +83,7 @@ var Scenario = scenarios.Scenario{
 		Requires: []string{"a lab created by nodelab (cgroup files read in the node containers)", "≥ 1 worker"},
 		Typical:  75 * time.Second,
 		Addons:   []string{chaosmesh.Name},
+		Shard:    "memory",
 	},
 	Runbook: func(env scenarios.Env) scenarios.Runbook {
 		r := New(env)

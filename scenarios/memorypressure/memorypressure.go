@@ -87,6 +87,7 @@ var Scenario = scenarios.Scenario{
 		Requires: []string{"a lab created by nodelab (kubelet restarts through Docker)", "≥ 1 worker", fmt.Sprintf("%d MiB free host memory", NeedBytes>>20)},
 		Typical:  265 * time.Second,
 		Addons:   []string{chaosmesh.Name},
+		Shard:    "memory",
 	},
 	Runbook: func(env scenarios.Env) scenarios.Runbook {
 		r := New(env)

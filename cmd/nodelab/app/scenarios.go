@@ -11,12 +11,20 @@ import (
 )
 
 func newScenarios(g *globals) *cobra.Command {
-	var steps bool
+	var steps, markdown, ciShards bool
 	cmd := &cobra.Command{
 		Use:   "scenarios",
 		Short: "list scenarios with their labels, requirements and typical duration",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ciShards {
+				fmt.Fprintln(g.stdout, catalog.CIShardsJSON())
+				return nil
+			}
+			if markdown {
+				fmt.Fprint(g.stdout, catalog.Markdown())
+				return nil
+			}
 			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tLABELS\tREQUIRES\tTYPICAL\tSUMMARY")
 			for _, s := range catalog.All() {
@@ -48,6 +56,8 @@ func newScenarios(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&ciShards, "ci-shards", false, "print GitHub CI's e2e matrix (one shard per scenario) as JSON")
+	cmd.Flags().BoolVar(&markdown, "markdown", false, "print the README's scenario table (made from the catalog)")
 	cmd.Flags().BoolVar(&steps, "steps", false, "also list each scenario's runbook steps (its e2e specs) with their typical durations")
 	return cmd
 }
