@@ -9,6 +9,7 @@ import (
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
+	"github.com/nodelab/nodelab/lab/addon/builtin"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/scenarios/catalog"
 )
@@ -64,7 +65,7 @@ func imagesForLabels(labels []string) []images.Image {
 		}
 	}
 	for _, name := range addons {
-		if a, err := addon.Get(name); err == nil {
+		if a, err := addon.Find(builtin.All(), name); err == nil {
 			out = append(out, a.Images()...)
 		}
 	}

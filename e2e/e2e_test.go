@@ -21,7 +21,7 @@ import (
 	"github.com/nodelab/nodelab/e2e/report"
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
-	_ "github.com/nodelab/nodelab/lab/addon/builtin"
+	"github.com/nodelab/nodelab/lab/addon/builtin"
 	"github.com/nodelab/nodelab/lab/images/forge"
 	"github.com/nodelab/nodelab/lab/profile"
 	"github.com/nodelab/nodelab/lab/progress"
@@ -71,7 +71,7 @@ var background forge.BackgroundSet
 var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 	f, err := forge.New(forge.Options{Progress: progress.New(ginkgo.GinkgoWriter)})
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
-	theAddons = addon.Options{Builder: f, Progress: progress.New(ginkgo.GinkgoWriter)}
+	theAddons = addon.Options{Builder: f, Progress: progress.New(ginkgo.GinkgoWriter), Known: builtin.All()}
 	theEnv.Addons = theAddons
 	if len(plannedImages) > 0 {
 		ginkgo.GinkgoWriter.Printf("The selected specs load these images besides the node image's: %s\n", imageNames(plannedImages))

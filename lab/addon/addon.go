@@ -44,35 +44,26 @@ type Options struct {
 	Builder ImageBuilder
 	// Progress gets one line per image build, load and install (nil: silent).
 	Progress *progress.Reporter
+	// Known are the addons Ensure installs by name (lab/addon/builtin.All()).
+	Known []Addon
 }
 
-var registry = map[string]Addon{}
-
-// Register adds an addon; addon packages call it from init.
-func Register(a Addon) {
-	if _, dup := registry[a.Name()]; dup {
-		panic("addon registered twice: " + a.Name())
-	}
-	registry[a.Name()] = a
+// Get returns the known addon called name, or an error listing the known ones.
+func (o Options) Get(name string) (Addon, error) {
+	return Find(o.Known, name)
 }
 
-// Get returns a registered addon or an error listing the known ones.
-func Get(name string) (Addon, error) {
-	a, ok := registry[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown addon %q: registered addons are %s", name, strings.Join(Names(), ", "))
+// Find returns the addon called name in known, or an error listing them.
+func Find(known []Addon, name string) (Addon, error) {
+	var names []string
+	for _, a := range known {
+		if a.Name() == name {
+			return a, nil
+		}
+		names = append(names, a.Name())
 	}
-	return a, nil
-}
-
-// Names lists the registered addons, sorted.
-func Names() []string {
-	out := make([]string, 0, len(registry))
-	for n := range registry {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	sort.Strings(names)
+	return nil, fmt.Errorf("unknown addon %q: known addons are %s", name, strings.Join(names, ", "))
 }
 
 // Source is where the lab's images come from: the node image's source for a
@@ -87,7 +78,7 @@ func Source(l *lab.Lab) images.Source {
 // Ensure makes the named addons present and ready in the lab, in order.
 func Ensure(ctx context.Context, l *lab.Lab, opts Options, names ...string) error {
 	for _, name := range names {
-		a, err := Get(name)
+		a, err := opts.Get(name)
 		if err != nil {
 			return err
 		}

@@ -23,32 +23,15 @@ func (f *fakeAddon) Install(_ context.Context, _ *lab.Lab, src images.Source) er
 	return f.err
 }
 
-func withRegistry(t *testing.T, addons ...Addon) {
-	t.Helper()
-	saved := registry
-	registry = map[string]Addon{}
-	t.Cleanup(func() { registry = saved })
-	for _, a := range addons {
-		Register(a)
-	}
-}
-
-func TestGetUnknownListsRegistered(t *testing.T) {
-	withRegistry(t, &fakeAddon{name: "b"}, &fakeAddon{name: "a"})
-	_, err := Get("istio")
+func TestGetUnknownListsTheKnownOnes(t *testing.T) {
+	opts := Options{Known: []Addon{&fakeAddon{name: "b"}, &fakeAddon{name: "a"}}}
+	_, err := opts.Get("istio")
 	if err == nil || !strings.Contains(err.Error(), `unknown addon "istio"`) || !strings.Contains(err.Error(), "a, b") {
 		t.Fatalf("Get(istio) = %v, want an error naming the addon and listing a, b", err)
 	}
-}
-
-func TestRegisterTwicePanics(t *testing.T) {
-	withRegistry(t, &fakeAddon{name: "a"})
-	defer func() {
-		if recover() == nil {
-			t.Fatal("second Register of the same name did not panic")
-		}
-	}()
-	Register(&fakeAddon{name: "a"})
+	if a, err := opts.Get("a"); err != nil || a.Name() != "a" {
+		t.Fatalf("Get(a) = %v, %v", a, err)
+	}
 }
 
 func TestSource(t *testing.T) {
@@ -72,9 +55,8 @@ func TestSource(t *testing.T) {
 // and stops at the first failure, naming the addon.
 func TestEnsureInstallsInOrderAndStops(t *testing.T) {
 	a, b, c := &fakeAddon{name: "a"}, &fakeAddon{name: "b", err: errors.New("boom")}, &fakeAddon{name: "c"}
-	withRegistry(t, a, b, c)
 	l := &lab.Lab{Name: "t", Image: lab.NodeImageChoice{Source: images.SourceUpstream}}
-	err := Ensure(context.Background(), l, Options{}, "a", "b", "c")
+	err := Ensure(context.Background(), l, Options{Known: []Addon{a, b, c}}, "a", "b", "c")
 	if err == nil || !strings.Contains(err.Error(), "addon b: boom") {
 		t.Fatalf("Ensure = %v, want addon b: boom", err)
 	}

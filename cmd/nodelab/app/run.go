@@ -12,6 +12,7 @@ import (
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
+	"github.com/nodelab/nodelab/lab/addon/builtin"
 	"github.com/nodelab/nodelab/lab/images/forge"
 	"github.com/nodelab/nodelab/lab/timeline"
 	"github.com/nodelab/nodelab/scenarios"
@@ -47,7 +48,7 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 			if err != nil {
 				return err
 			}
-			env := scenarios.Env{Addons: addon.Options{Builder: f, Progress: g.progress()}, Scale: g.timeoutScale}
+			env := scenarios.Env{Addons: addon.Options{Builder: f, Progress: g.progress(), Known: builtin.All()}, Scale: g.timeoutScale}
 			var l *lab.Lab
 			if kubeconfig != "" {
 				if l, err = lab.Attach(ctx, kubeconfig); err != nil {

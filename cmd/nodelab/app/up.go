@@ -10,7 +10,7 @@ import (
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
-	_ "github.com/nodelab/nodelab/lab/addon/builtin"
+	"github.com/nodelab/nodelab/lab/addon/builtin"
 	"github.com/nodelab/nodelab/lab/images/forge"
 )
 
@@ -33,7 +33,7 @@ unless --retain. The kubeconfig is written to nodelab's state folder, never to
 			}
 			// Unknown addons are bad input: refuse before any container exists.
 			for _, name := range p.Addons {
-				if _, err := addon.Get(name); err != nil {
+				if _, err := addon.Find(builtin.All(), name); err != nil {
 					return usageError{fmt.Errorf("profile %s: %w", p.Name, err)}
 				}
 			}
@@ -50,7 +50,7 @@ unless --retain. The kubeconfig is written to nodelab's state folder, never to
 			if err != nil {
 				return err
 			}
-			opts := addon.Options{Builder: f, Progress: g.progress()}
+			opts := addon.Options{Builder: f, Progress: g.progress(), Known: builtin.All()}
 			if err := addon.Ensure(cmd.Context(), l, opts, p.Addons...); err != nil {
 				if l.Created && !retain {
 					dctx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), 3*time.Minute)

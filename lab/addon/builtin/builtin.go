@@ -1,11 +1,15 @@
-// Package builtin registers every addon nodelab ships with the addon
-// registry (lab/addon). Programs that install addons by name (the CLI, the
-// e2e suite) import it for its side effect.
+// Package builtin lists every addon nodelab ships. Programs that install
+// addons by name (the CLI, the e2e suite) pass All() as addon.Options.Known.
 package builtin
 
 import (
-	// Each addon package registers itself in init.
-	_ "github.com/nodelab/nodelab/lab/addon/chaosmesh"
-	_ "github.com/nodelab/nodelab/lab/addon/multinetworkpolicy"
-	_ "github.com/nodelab/nodelab/lab/addon/multus"
+	"github.com/nodelab/nodelab/lab/addon"
+	"github.com/nodelab/nodelab/lab/addon/chaosmesh"
+	"github.com/nodelab/nodelab/lab/addon/multinetworkpolicy"
+	"github.com/nodelab/nodelab/lab/addon/multus"
 )
+
+// All returns the addons, one entry each; a new addon gets one line here.
+func All() []addon.Addon {
+	return []addon.Addon{chaosmesh.Addon{}, multinetworkpolicy.Addon{}, multus.Addon{}}
+}

@@ -61,8 +61,6 @@ const (
 	containerdSocket = "/run/containerd/containerd.sock"
 )
 
-func init() { addon.Register(Addon{}) }
-
 // Addon installs Chaos Mesh.
 type Addon struct{}
 

@@ -22,7 +22,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/nodelab/nodelab/lab"
-	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/gomod"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
@@ -44,8 +43,6 @@ var ErrNoForgeBuild = errors.New(images.MultiNetworkPolicyUnavailable)
 
 //go:embed daemonset.yaml
 var daemonSetYAML string
-
-func init() { addon.Register(Addon{}) }
 
 // Addon installs the MultiNetworkPolicy CRD and enforcer.
 type Addon struct{}

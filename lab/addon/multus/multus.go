@@ -37,7 +37,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/nodelab/nodelab/lab"
-	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/gomod"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
@@ -73,8 +72,6 @@ var Plugins = [][2]string{
 	{"static", "plugins/ipam/static"},
 	{"tuning", "plugins/meta/tuning"},
 }
-
-func init() { addon.Register(Addon{}) }
 
 // Addon installs Multus.
 type Addon struct{}

@@ -8,14 +8,14 @@ import (
 	"github.com/nodelab/nodelab/lab/images"
 )
 
-// addonRecipes build addon and workload images that are not preloaded in
-// the node image, keyed by images.Image.Name. Each returns the steps that
-// make the image, in order; BuildImages runs them under per-step locks and
-// skips those already up to date (same key in their stamp).
-//
-// Register a recipe from an init() in its own file (addon_<name>.go):
-//
-//	func init() { addonRecipes[images.XName] = xRecipe }
+// addonRecipe builds an addon or workload image that is not preloaded in
+// the node image: it returns the steps that make the image, in order;
+// BuildImages runs them under per-step locks and skips those already up to
+// date (same key in their stamp).
+type addonRecipe func(ctx context.Context, f *Forge, img images.Image) ([]stepSpec, error)
+
+// addonRecipeFor is the list of recipes, by images.Image.Name. A new recipe
+// lives in its own file (addon_<name>.go) and gets one case here.
 //
 // Pieces to reuse (see addon_redis.go and addon_chaosmesh.go):
 //   - f.rootfsStep(), f.netbaseStep(): the node rootfs and the skeleton,
@@ -33,7 +33,23 @@ import (
 //     with bins ({CacheDir/bin name, path in image}), config cfg, written
 //     with newImage/writeArchive and loaded with dockerLoadFile. Its key
 //     covers goKey, so pass the Go step's key.
-var addonRecipes = map[string]func(ctx context.Context, f *Forge, img images.Image) ([]stepSpec, error){}
+func addonRecipeFor(name string) (addonRecipe, bool) {
+	switch name {
+	case images.ChaosMeshDaemonImageName:
+		return chaosDaemonRecipe, true
+	case images.ChaosMeshControllerImageName:
+		return chaosControllerRecipe, true
+	case images.EchoImageName:
+		return echoImageRecipe, true
+	case images.MultusImageName:
+		return multusImageRecipe, true
+	case images.RedisImageName:
+		return redisRecipe, true
+	case images.TraefikImageName:
+		return traefikImageRecipe, true
+	}
+	return nil, false
+}
 
 // BuildImages builds addon images (lab/addon) into the local engine,
 // skipping those up to date. It implements addon.ImageBuilder. Steps hold
@@ -44,7 +60,7 @@ var addonRecipes = map[string]func(ctx context.Context, f *Forge, img images.Ima
 func (f *Forge) BuildImages(ctx context.Context, imgs ...images.Image) error {
 	var errs []error
 	for _, img := range imgs {
-		recipe, ok := addonRecipes[img.Name]
+		recipe, ok := addonRecipeFor(img.Name)
 		if !ok {
 			errs = append(errs, fmt.Errorf("no forge recipe for image %s (%s)", img.Name, img.Forge))
 			continue

@@ -73,11 +73,6 @@ func requireStatic(path string) error {
 // network tools the upstream image carries.
 var chaosDaemonRoots = []string{"stress-ng", "util-linux", "iptables", "ipset", "iproute2", "procps", "coreutils", "dash", "ca-certificates", "libc6"}
 
-func init() {
-	addonRecipes[images.ChaosMeshDaemonImageName] = chaosDaemonRecipe
-	addonRecipes[images.ChaosMeshControllerImageName] = chaosControllerRecipe
-}
-
 // chaosMeshGoStep builds chaos-daemon and chaos-controller-manager from the
 // chaos-mesh module (with the api module copied in, as its go.mod's
 // replace expects), pause from its hack/pause.c, and nodelab's nsexec and

@@ -106,8 +106,6 @@ var echoConfig = v1.Config{
 	ExposedPorts: map[string]struct{}{"8080/tcp": {}},
 }
 
-func init() { addonRecipes[images.EchoImageName] = echoImageRecipe }
-
 // echoImageRecipe: the static binary on the skeleton and busybox, as the
 // multus image.
 func echoImageRecipe(ctx context.Context, f *Forge, img images.Image) ([]stepSpec, error) {

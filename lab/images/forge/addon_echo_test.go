@@ -67,7 +67,7 @@ func TestNodelabCheckoutOutsideOne(t *testing.T) {
 }
 
 func TestEchoKeyFollowsItsSource(t *testing.T) {
-	if addonRecipes[images.EchoImageName] == nil {
+	if _, ok := addonRecipeFor(images.EchoImageName); !ok {
 		t.Fatalf("no forge recipe registered for %s", images.EchoImageName)
 	}
 	dir := fakeCheckout(t, nodelabModule)

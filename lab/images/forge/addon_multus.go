@@ -63,8 +63,6 @@ var multusBins = []binFile{
 // DaemonSet runs it privileged as root, so no User is set.
 var multusConfig = v1.Config{Entrypoint: []string{"/thin_entrypoint"}, WorkingDir: "/"}
 
-func init() { addonRecipes[images.MultusImageName] = multusImageRecipe }
-
 // multusImageRecipe: the static binaries on the skeleton (users, /tmp)
 // and busybox (not needed, it only helps debugging).
 func multusImageRecipe(ctx context.Context, f *Forge, img images.Image) ([]stepSpec, error) {

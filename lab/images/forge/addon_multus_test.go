@@ -22,7 +22,7 @@ func multusTestBuilder(t *testing.T) *goBuilder {
 }
 
 func TestMultusImageLayout(t *testing.T) {
-	if addonRecipes[images.MultusImageName] == nil {
+	if _, ok := addonRecipeFor(images.MultusImageName); !ok {
 		t.Fatalf("no forge recipe registered for %s", images.MultusImageName)
 	}
 	b := multusTestBuilder(t)

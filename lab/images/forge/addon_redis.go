@@ -22,8 +22,6 @@ var redisRoots = []string{"redis-server", "redis-tools"}
 // redisUser runs the server: the skeleton's nonroot user, with /data its own.
 const redisUser = "65532:65532"
 
-func init() { addonRecipes[images.RedisImageName] = redisRecipe }
-
 // redisRecipe builds images.Redis() from bookworm's redis packages: the
 // skeleton layer (users, CA bundle), busybox (a shell for Jobs), the
 // packages' dependency closure and a writable /data.

@@ -93,8 +93,6 @@ var traefikConfig = v1.Config{
 	ExposedPorts: map[string]struct{}{"80/tcp": {}},
 }
 
-func init() { addonRecipes[images.TraefikImageName] = traefikImageRecipe }
-
 // traefikImageRecipe: the static binary on the skeleton (users, /tmp) and
 // busybox. No CA certificates: the lab's traefik serves plain HTTP to
 // in-cluster backends and never calls out (no ACME).

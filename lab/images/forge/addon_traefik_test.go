@@ -23,7 +23,7 @@ func traefikTestBuilder(t *testing.T, goVersion string) *goBuilder {
 }
 
 func TestTraefikImageLayout(t *testing.T) {
-	if addonRecipes[images.TraefikImageName] == nil {
+	if _, ok := addonRecipeFor(images.TraefikImageName); !ok {
 		t.Fatalf("no forge recipe registered for %s", images.TraefikImageName)
 	}
 	b := traefikTestBuilder(t, "go1.26.8")

@@ -23,7 +23,7 @@ type Background struct {
 
 // CanBuild reports whether the forge has a recipe for an addon image.
 func CanBuild(img images.Image) bool {
-	_, ok := addonRecipes[img.Name]
+	_, ok := addonRecipeFor(img.Name)
 	return ok
 }
 

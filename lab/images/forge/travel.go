@@ -97,7 +97,8 @@ func (f *Forge) wantKey(ctx context.Context, img images.Image) (string, error) {
 	case img.Name == "node":
 		return nodeKey()
 	case CanBuild(img):
-		steps, err := addonRecipes[img.Name](ctx, f, img)
+		recipe, _ := addonRecipeFor(img.Name)
+		steps, err := recipe(ctx, f, img)
 		if err != nil {
 			return "", err
 		}
@@ -317,7 +318,7 @@ func lastLine(s string) string {
 // buildCommand is the command that builds img: the node and workload
 // images come with 'nodelab images build', addon images with --image.
 func buildCommand(img images.Image) string {
-	if _, ok := addonRecipes[img.Name]; ok {
+	if _, ok := addonRecipeFor(img.Name); ok {
 		return "nodelab images build --image " + img.Name
 	}
 	return "nodelab images build"
