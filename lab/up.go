@@ -21,9 +21,6 @@ import (
 	"github.com/nodelab/nodelab/lab/progress"
 )
 
-// kindNetwork is the docker network kind puts every cluster on.
-const kindNetwork = "kind"
-
 // UpOptions configure Up.
 type UpOptions struct {
 	// Profile to create; validated by Up.
