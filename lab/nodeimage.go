@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nodelab/nodelab/lab/dockercli"
 	"github.com/nodelab/nodelab/lab/images"
 )
 
@@ -81,7 +82,7 @@ func ensureUpstream(ctx context.Context, ref string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, pullTimeout)
 	defer cancel()
-	_, err := docker(ctx, "pull", ref)
+	_, err := dockercli.Run(ctx, "pull", ref)
 	return err
 }
 

@@ -27,7 +27,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing/fstest"
 	"time"
@@ -44,6 +43,7 @@ import (
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
+	"github.com/nodelab/nodelab/lab/dockercli"
 	"github.com/nodelab/nodelab/lab/gomod"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
@@ -306,11 +306,11 @@ func AllowNamespace(ctx context.Context, l *lab.Lab, ns string) error {
 func forgeImageIDs(ctx context.Context) (string, error) {
 	var ids []string
 	for _, im := range images.ChaosMesh() {
-		out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", im.Forge).Output()
+		out, err := dockercli.Run(ctx, "image", "inspect", "--format", "{{.Id}}", im.Forge)
 		if err != nil {
 			return "", fmt.Errorf("image %s is not in the local engine: %w", im.Forge, err)
 		}
-		ids = append(ids, strings.TrimPrefix(strings.TrimSpace(string(out)), "sha256:")[:12])
+		ids = append(ids, strings.TrimPrefix(out, "sha256:")[:12])
 	}
 	return strings.Join(ids, ","), nil
 }

@@ -38,6 +38,7 @@ import (
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
+	"github.com/nodelab/nodelab/lab/dockercli"
 	"github.com/nodelab/nodelab/lab/gomod"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
@@ -203,11 +204,11 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 }
 
 func imageID(ctx context.Context, ref string) (string, error) {
-	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", ref).Output()
+	out, err := dockercli.Run(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
 	if err != nil {
 		return "", fmt.Errorf("image %s is not in the local engine: %w", ref, err)
 	}
-	id := strings.TrimPrefix(strings.TrimSpace(string(out)), "sha256:")
+	id := strings.TrimPrefix(out, "sha256:")
 	if len(id) > 12 {
 		id = id[:12]
 	}
