@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/nodelab/nodelab/lab/dockercli"
 )
@@ -15,7 +14,7 @@ var ErrNoDocker = dockercli.ErrNoDocker
 
 // CheckDocker fails with ErrNoDocker when the engine does not answer within 15s.
 func CheckDocker(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, dockerAnswerTimeout)
 	defer cancel()
 	if _, err := dockercli.Run(ctx, "version", "--format", "{{.Server.Version}}"); err != nil {
 		return fmt.Errorf("%w (%w)", ErrNoDocker, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nodelab/nodelab/lab/dockercli"
 	"github.com/nodelab/nodelab/lab/images"
@@ -26,9 +25,6 @@ type NodeImageChoice struct {
 	Source images.Source
 	Reason string
 }
-
-// pullTimeout bounds the probe pull of the upstream node image in auto mode.
-const pullTimeout = 10 * time.Minute
 
 // ChooseNodeImage applies the profile's image source:
 //   - upstream: kind's default node image (pulled if missing);
