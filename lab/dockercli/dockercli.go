@@ -36,5 +36,5 @@ func Run(ctx context.Context, args ...string) (string, error) {
 // IsNoSuchContainer reports an error of Run about a container that does not
 // exist, which a removal may treat as done.
 func IsNoSuchContainer(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "No such container")
+	return err != nil && strings.Contains(strings.ToLower(err.Error()), "no such container")
 }
