@@ -28,11 +28,6 @@ const (
 // DefaultNetwork is kind's docker network, on which every node has its IP.
 const DefaultNetwork = "kind"
 
-// DefaultLifetime bounds how long the data-plane container lives if nobody
-// removes it: longer than any lab run, short enough that a crashed run does
-// not leave it for days.
-const DefaultLifetime = 6 * time.Hour
-
 // ErrNeedRoot is returned when this process may not join the data-plane
 // container's network namespace.
 var ErrNeedRoot = errors.New("ip targets need root (CAP_SYS_ADMIN) to dial from the data-plane container's network namespace; run as root or use instance targets")
@@ -97,8 +92,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Lifetime == 0 {
 		o.Lifetime = DefaultLifetime
 	}
-	if o.Lifetime < time.Second {
-		errs = append(errs, fmt.Errorf("lifetime %s: want at least 1s", o.Lifetime))
+	if o.Lifetime < minLifetime {
+		errs = append(errs, fmt.Errorf("lifetime %s: want at least %s", o.Lifetime, minLifetime))
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -173,7 +168,7 @@ func Start(ctx context.Context, opts Options) (*DataPlane, error) {
 	}
 	d := &DataPlane{id: id, name: name, log: o.Logger, nsFD: -1}
 	if err := d.setup(ctx, o); err != nil {
-		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 		defer cancel()
 		if cerr := d.Close(rmCtx); cerr != nil {
 			return nil, fmt.Errorf("start NLB data plane %s: %w; and removing it failed, remove it with `docker rm -f %s`: %w", name, err, name, cerr)
