@@ -1,39 +1,22 @@
 package lab
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os/exec"
 	"strconv"
-	"strings"
-	"time"
+
+	"github.com/nodelab/nodelab/lab/dockercli"
 )
 
-// ErrNoDocker means no Docker engine answered.
-var ErrNoDocker = errors.New("no Docker engine: start dockerd (on the nodelab dev VMs: ../shared/env/docker-up) and retry; `nodelab doctor` checks the host")
-
-// docker runs the docker CLI and returns its trimmed stdout; stderr goes into the error.
-func docker(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "docker", args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		var ee *exec.Error
-		if errors.As(err, &ee) {
-			return "", fmt.Errorf("docker CLI not found: install Docker: %w", ErrNoDocker)
-		}
-		return "", fmt.Errorf("docker %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
-	}
-	return strings.TrimSpace(out.String()), nil
-}
+// ErrNoDocker means no Docker engine answered; it is dockercli.ErrNoDocker,
+// so errors.Is matches it whichever package made the error.
+var ErrNoDocker = dockercli.ErrNoDocker
 
 // CheckDocker fails with ErrNoDocker when the engine does not answer within 15s.
 func CheckDocker(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, dockerAnswerTimeout)
 	defer cancel()
-	if _, err := docker(ctx, "version", "--format", "{{.Server.Version}}"); err != nil {
+	if _, err := dockercli.Run(ctx, "version", "--format", "{{.Server.Version}}"); err != nil {
 		return fmt.Errorf("%w (%w)", ErrNoDocker, err)
 	}
 	return nil
@@ -42,7 +25,7 @@ func CheckDocker(ctx context.Context) error {
 // HostCgroupVersion is the cgroup version the Docker engine (and so every
 // kind node) runs on: 1 or 2.
 func HostCgroupVersion(ctx context.Context) (int, error) {
-	out, err := docker(ctx, "info", "--format", "{{.CgroupVersion}}")
+	out, err := dockercli.Run(ctx, "info", "--format", "{{.CgroupVersion}}")
 	if err != nil {
 		return 0, fmt.Errorf("read the engine's cgroup version: %w", err)
 	}
@@ -54,52 +37,33 @@ func HostCgroupVersion(ctx context.Context) (int, error) {
 }
 
 func imagePresent(ctx context.Context, ref string) bool {
-	_, err := docker(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
+	_, err := dockercli.Run(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
 	return err == nil
 }
 
 func networkExists(ctx context.Context, name string) bool {
-	_, err := docker(ctx, "network", "inspect", "--format", "{{.Id}}", name)
+	_, err := dockercli.Run(ctx, "network", "inspect", "--format", "{{.Id}}", name)
 	return err == nil
 }
 
 // removeNetworkIfEmpty removes a docker network that has no containers.
 func removeNetworkIfEmpty(ctx context.Context, name string) error {
-	out, err := docker(ctx, "network", "inspect", "--format", "{{len .Containers}}", name)
+	out, err := dockercli.Run(ctx, "network", "inspect", "--format", "{{len .Containers}}", name)
 	if err != nil {
 		return nil // already gone
 	}
 	if out != "0" {
 		return nil
 	}
-	_, err = docker(ctx, "network", "rm", name)
+	_, err = dockercli.Run(ctx, "network", "rm", name)
 	return err
 }
 
 // containerID returns the full ID of a container by name, or "".
 func containerID(ctx context.Context, name string) string {
-	id, err := docker(ctx, "container", "inspect", "--format", "{{.Id}}", name)
+	id, err := dockercli.Run(ctx, "container", "inspect", "--format", "{{.Id}}", name)
 	if err != nil {
 		return ""
 	}
 	return id
-}
-
-// KindNetworkGuard remembers whether kind's docker network existed when it
-// was made, so a caller that creates kind clusters outside lab.Up (the
-// bench's bare kind create) can remove the network it caused, and only that.
-type KindNetworkGuard struct{ existed bool }
-
-// GuardKindNetwork records whether the kind network exists now.
-func GuardKindNetwork(ctx context.Context) KindNetworkGuard {
-	return KindNetworkGuard{existed: networkExists(ctx, kindNetwork)}
-}
-
-// Release removes the kind network if it did not exist at GuardKindNetwork
-// and no container uses it now.
-func (g KindNetworkGuard) Release(ctx context.Context) error {
-	if g.existed {
-		return nil
-	}
-	return removeNetworkIfEmpty(ctx, kindNetwork)
 }

@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/nodelab/nodelab/lab/profile"
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 // Lab is a running cluster nodelab works with.
@@ -81,10 +82,10 @@ func Attach(ctx context.Context, kubeconfig string) (*Lab, error) {
 		return nil, err
 	}
 	l.Attached = true
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, attachTimeout)
 	defer cancel()
 	if _, err := l.Client.CoreV1().RESTClient().Get().AbsPath("/version").DoRaw(ctx); err != nil {
-		return nil, fmt.Errorf("attach: API server of %s does not answer within 30s (is the cluster up and the kubeconfig current?): %w", kubeconfig, err)
+		return nil, fmt.Errorf("attach: API server of %s does not answer within %s (is the cluster up and the kubeconfig current?): %w", kubeconfig, attachTimeout, err)
 	}
 	return l, nil
 }
@@ -100,24 +101,20 @@ func newLab(name, kubeconfig string, cfg *rest.Config) (*Lab, error) {
 
 // WaitNodesReady waits until want nodes exist and all are Ready.
 func (l *Lab) WaitNodesReady(ctx context.Context, want int, timeout time.Duration) error {
-	var last string
-	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, wait.Within{What: fmt.Sprintf("%d nodes Ready", want), Timeout: timeout, Poll: nodesReadyPoll}, func(g gomega.Gomega) {
 		list, err := l.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "list nodes")
 		ready := 0
 		for _, n := range list.Items {
 			if NodeReady(&n) {
 				ready++
 			}
 		}
-		last = fmt.Sprintf("%d/%d nodes Ready (want %d)", ready, len(list.Items), want)
-		return len(list.Items) >= want && ready == len(list.Items), nil
+		g.Expect(len(list.Items) >= want && ready == len(list.Items)).To(gomega.BeTrue(),
+			"last seen: %d/%d nodes Ready (want %d)", ready, len(list.Items), want)
 	})
 	if err != nil {
-		return fmt.Errorf("wait for nodes Ready (%s): %w; last seen: %s", timeout, err, last)
+		return fmt.Errorf("wait for nodes Ready (%s): %w", timeout, err)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+
+	"github.com/nodelab/nodelab/lab/dockercli"
 )
 
 // LoadImages copies images from the local Docker engine into every node of
@@ -21,7 +23,7 @@ func (l *Lab) LoadImages(ctx context.Context, refs ...string) error {
 		return err
 	}
 	for _, ref := range refs {
-		id, err := docker(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
+		id, err := dockercli.Run(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
 		if err != nil {
 			return fmt.Errorf("load image %s into lab %s: not in the local engine (build it with `nodelab images build`): %w", ref, l.Name, err)
 		}

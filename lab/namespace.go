@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 // CreateNamespace creates a namespace named <prefix>-<random>, marked as nodelab's.
@@ -42,9 +43,13 @@ func (l *Lab) DeleteNamespace(ctx context.Context, name string, timeout time.Dur
 	if err := l.Client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete namespace %s: %w", name, err)
 	}
-	err = wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, func(ctx context.Context) (bool, error) {
-		_, err := l.Client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
-		return apierrors.IsNotFound(err), nil
+	err = wait.Until(ctx, wait.Within{What: "namespace " + name + " gone", Timeout: timeout, Poll: namespaceGonePoll}, func(g gomega.Gomega) {
+		ns, err := l.Client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		seen := fmt.Sprintf("get: %v", err)
+		if err == nil {
+			seen = "phase " + string(ns.Status.Phase)
+		}
+		g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "last seen: namespace %s %s", name, seen)
 	})
 	if err != nil {
 		return fmt.Errorf("namespace %s still exists after %s: %w", name, timeout, err)

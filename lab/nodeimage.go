@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
+	"github.com/nodelab/nodelab/lab/dockercli"
 	"github.com/nodelab/nodelab/lab/images"
 )
 
@@ -25,9 +25,6 @@ type NodeImageChoice struct {
 	Source images.Source
 	Reason string
 }
-
-// pullTimeout bounds the probe pull of the upstream node image in auto mode.
-const pullTimeout = 10 * time.Minute
 
 // ChooseNodeImage applies the profile's image source:
 //   - upstream: kind's default node image (pulled if missing);
@@ -81,7 +78,7 @@ func ensureUpstream(ctx context.Context, ref string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, pullTimeout)
 	defer cancel()
-	_, err := docker(ctx, "pull", ref)
+	_, err := dockercli.Run(ctx, "pull", ref)
 	return err
 }
 

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 // KindNode returns the kind node container of the named node.
@@ -64,30 +65,23 @@ func (l *Lab) CreatePodsOn(ctx context.Context, namespace, node, image string, p
 // started, and returns it.
 func (l *Lab) WaitPodRunning(ctx context.Context, namespace, name string, timeout time.Duration) (*corev1.Pod, error) {
 	var p *corev1.Pod
-	last := "not found yet"
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+	what := fmt.Sprintf("pod %s/%s Running with every container started", namespace, name)
+	err := wait.Until(ctx, wait.Within{What: what, Timeout: timeout, Poll: podRunningPoll}, func(g gomega.Gomega) {
 		got, err := l.Client.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "get pod %s/%s", namespace, name)
 		p = got
-		last = fmt.Sprintf("phase %s on %q, reason %q %s", p.Status.Phase, p.Spec.NodeName, p.Status.Reason, p.Status.Message)
+		last := fmt.Sprintf("phase %s on %q, reason %q %s", p.Status.Phase, p.Spec.NodeName, p.Status.Reason, p.Status.Message)
 		if p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
-			return false, fmt.Errorf("pod %s/%s ended: %s", namespace, name, last)
+			gomega.StopTrying(fmt.Sprintf("pod %s/%s ended: %s", namespace, name, last)).Now()
 		}
-		if p.Status.Phase != corev1.PodRunning || len(p.Status.ContainerStatuses) == 0 {
-			return false, nil
-		}
+		g.Expect(p.Status.Phase).To(gomega.Equal(corev1.PodRunning), "last seen: %s", last)
+		g.Expect(p.Status.ContainerStatuses).NotTo(gomega.BeEmpty(), "last seen: %s, no container status yet", last)
 		for _, cs := range p.Status.ContainerStatuses {
-			if cs.State.Running == nil {
-				return false, nil
-			}
+			g.Expect(cs.State.Running).NotTo(gomega.BeNil(), "last seen: %s, container %s not running: %s", last, cs.Name, containerState(cs.State))
 		}
-		return true, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pod %s/%s running within %s: %w; last seen: %s", namespace, name, timeout, err, last)
+		return nil, fmt.Errorf("pod %s/%s running within %s: %w", namespace, name, timeout, err)
 	}
 	return p, nil
 }
@@ -101,4 +95,15 @@ func PodCondition(p *corev1.Pod, t corev1.PodConditionType) bool {
 		}
 	}
 	return false
+}
+
+// containerState says why a container is not running, for wait messages.
+func containerState(s corev1.ContainerState) string {
+	switch {
+	case s.Waiting != nil:
+		return fmt.Sprintf("waiting (%s) %s", s.Waiting.Reason, s.Waiting.Message)
+	case s.Terminated != nil:
+		return fmt.Sprintf("terminated (%s, exit code %d) %s", s.Terminated.Reason, s.Terminated.ExitCode, s.Terminated.Message)
+	}
+	return "no state yet"
 }

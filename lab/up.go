@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onsi/gomega"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster"
@@ -19,10 +20,8 @@ import (
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/profile"
 	"github.com/nodelab/nodelab/lab/progress"
+	"github.com/nodelab/nodelab/lab/wait"
 )
-
-// kindNetwork is the docker network kind puts every cluster on.
-const kindNetwork = "kind"
 
 // UpOptions configure Up.
 type UpOptions struct {
@@ -46,7 +45,7 @@ func (o *UpOptions) defaults() {
 		o.StateDir = DefaultStateDir()
 	}
 	if o.ReadyTimeout == 0 {
-		o.ReadyTimeout = 5 * time.Minute
+		o.ReadyTimeout = defaultReadyTimeout
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -185,22 +184,17 @@ func createCluster(ctx context.Context, provider *cluster.Provider, kl *kindLogg
 		return err
 	case <-ctx.Done():
 		kl.abort(ctx.Err())
-		// Pull the nodes out from under kind until it gives up.
-		deadline := time.After(3 * time.Minute)
-		tick := time.NewTicker(2 * time.Second)
-		defer tick.Stop()
-		for {
+		// Pull the nodes out from under kind until it gives up. ctx is
+		// done, so this wait runs on a context that is not.
+		err := wait.Until(context.WithoutCancel(ctx), wait.Within{What: "kind create to stop", Timeout: createStopTimeout, Poll: createStopPoll}, func(g gomega.Gomega) {
 			_ = provider.Delete(kcfg.Name, kubeconfig)
-			select {
-			case createErr := <-done:
-				// kind fails once its nodes are gone; that error says nothing new.
-				_ = createErr
-				return fmt.Errorf("interrupted: %w", ctx.Err())
-			case <-deadline:
-				return fmt.Errorf("interrupted: %w (kind create did not stop within 3m)", ctx.Err())
-			case <-tick.C:
-			}
+			// kind fails once its nodes are gone; that error says nothing new.
+			g.Expect(done).To(gomega.Receive(), "kind create still running after its nodes were deleted")
+		})
+		if err != nil {
+			return fmt.Errorf("interrupted: %w (kind create did not stop within %s: %w)", ctx.Err(), createStopTimeout, err)
 		}
+		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
 }
 
@@ -255,7 +249,7 @@ func open(rec *Record, provider *cluster.Provider) (*Lab, error) {
 // created it and nothing else uses it, the kind network. It uses its own
 // context: the caller's may already be cancelled.
 func cleanup(provider *cluster.Provider, stateDir string, rec *Record) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	var errs []error
 	if err := provider.Delete(rec.Name, rec.Kubeconfig); err != nil {

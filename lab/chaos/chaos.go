@@ -16,16 +16,17 @@ import (
 	"time"
 
 	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 // MemoryStress is a StressChaos memory stressor (memStress) on the pods
@@ -139,20 +140,16 @@ func WaitRecovered(ctx context.Context, c client.Client, key types.NamespacedNam
 }
 
 func waitFor(ctx context.Context, c client.Client, key types.NamespacedName, timeout time.Duration, what string, done func(*v1alpha1.StressChaos) bool) error {
-	var last string
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+	var last string // the last status read, kept across failed reads
+	err := wait.Until(ctx, wait.Within{What: fmt.Sprintf("StressChaos %s %s", key, what), Timeout: timeout, Poll: statusPoll}, func(g gomega.Gomega) {
 		var sc v1alpha1.StressChaos
-		if err := c.Get(ctx, key, &sc); err != nil {
-			if last == "" {
-				last = err.Error()
-			}
-			return false, nil
-		}
+		err := c.Get(ctx, key, &sc)
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "get StressChaos %s; last status: %s", key, last)
 		last = describe(&sc)
-		return done(&sc), nil
+		g.Expect(done(&sc)).To(gomega.BeTrue(), "last status: %s", last)
 	})
 	if err != nil {
-		return fmt.Errorf("StressChaos %s %s within %s: %w; last status: %s", key, what, timeout, err, last)
+		return fmt.Errorf("StressChaos %s %s within %s: %w", key, what, timeout, err)
 	}
 	return nil
 }
@@ -164,20 +161,17 @@ func Delete(ctx context.Context, c client.Client, key types.NamespacedName, time
 	if err := c.Delete(ctx, sc); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete StressChaos %s: %w", key, err)
 	}
-	var last string
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+	var last string // the last status read, kept across failed reads
+	err := wait.Until(ctx, wait.Within{What: fmt.Sprintf("StressChaos %s gone", key), Timeout: timeout, Poll: statusPoll}, func(g gomega.Gomega) {
 		var cur v1alpha1.StressChaos
 		err := c.Get(ctx, key, &cur)
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
 		if err == nil {
 			last = describe(&cur)
 		}
-		return false, nil
+		g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "still there (get: %v); last status: %s", err, last)
 	})
 	if err != nil {
-		return fmt.Errorf("StressChaos %s gone within %s: %w; last status: %s", key, timeout, err, last)
+		return fmt.Errorf("StressChaos %s gone within %s: %w", key, timeout, err)
 	}
 	return nil
 }

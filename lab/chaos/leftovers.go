@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	"github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/nodeexec"
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 // StressorProcesses are the process names chaos-daemon starts for a
@@ -68,13 +69,13 @@ func Stressors(ctx context.Context, l *lab.Lab) ([]string, error) {
 // any node, and otherwise says which are left.
 func CheckNoStressors(ctx context.Context, l *lab.Lab, timeout time.Duration) error {
 	var left []string
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, wait.Within{What: "no stressor process on any node", Timeout: timeout, Poll: stressorsPoll}, func(g gomega.Gomega) {
 		var err error
 		left, err = Stressors(ctx, l)
 		if err != nil {
-			return false, err
+			gomega.StopTrying("list stressor processes on the nodes").Wrap(err).Now()
 		}
-		return len(left) == 0, nil
+		g.Expect(left).To(gomega.BeEmpty(), "stressor processes still running")
 	})
 	if err != nil && len(left) > 0 {
 		return fmt.Errorf("stressor processes still running %s after their chaos ended: %s", timeout, strings.Join(left, "; "))

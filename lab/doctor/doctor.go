@@ -108,7 +108,7 @@ func Run(ctx context.Context, opts Options) Report {
 		opts.NodeImage = images.ForgeNodeImage
 	}
 	if opts.CommandTimeout <= 0 {
-		opts.CommandTimeout = 30 * time.Second
+		opts.CommandTimeout = defaultCommandTimeout
 	}
 	env = env.withTimeout(opts.CommandTimeout)
 

@@ -3,7 +3,6 @@ package kubelet
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -11,13 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/nodelab/nodelab/lab/nodeexec"
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 const (
@@ -221,37 +221,24 @@ func restartWith(ctx context.Context, opts TuneOptions, config []byte, shows fun
 	if _, err := nodeexec.Run(ctx, opts.Node, "systemctl", "restart", "kubelet"); err != nil {
 		return fmt.Errorf("restart kubelet: %w", err)
 	}
-	var last string
-	err := wait.PollUntilContextTimeout(ctx, time.Second, opts.Timeout, true, func(ctx context.Context) (bool, error) {
+	what := "the restarted kubelet on " + node + " active, showing the new config in /configz, and the node Ready"
+	err := wait.Until(ctx, wait.Within{What: what, Timeout: opts.Timeout, Poll: restartPoll}, func(g gomega.Gomega) {
 		active, err := nodeexec.Run(ctx, opts.Node, "systemctl", "is-active", "kubelet")
-		if err != nil {
-			last = "kubelet service: " + strings.TrimSpace(active) + " " + err.Error()
-			return false, nil
-		}
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "last seen: kubelet service: %s", strings.TrimSpace(active))
 		cz, err := ReadConfigz(ctx, opts.Client, node)
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
-		if !shows(cz) {
-			last = fmt.Sprintf("/configz still shows evictionHard=%v evictionPressureTransitionPeriod=%s", cz.EvictionHard, cz.EvictionPressureTransitionPeriod.Duration)
-			return false, nil
-		}
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "read /configz of %s", node)
+		g.Expect(shows(cz)).To(gomega.BeTrue(), "last seen: /configz still shows evictionHard=%v evictionPressureTransitionPeriod=%s",
+			cz.EvictionHard, cz.EvictionPressureTransitionPeriod.Duration)
 		n, err := opts.Client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "get node %s", node)
 		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status != corev1.ConditionTrue {
-				last = fmt.Sprintf("node Ready=%s: %s", c.Status, c.Message)
-				return false, nil
+			if c.Type == corev1.NodeReady {
+				g.Expect(c.Status).To(gomega.Equal(corev1.ConditionTrue), "last seen: node Ready=%s: %s", c.Status, c.Message)
 			}
 		}
-		return true, nil
 	})
 	if err != nil {
-		return errors.Join(fmt.Errorf("wait %s for the restarted kubelet: %w", opts.Timeout, err), errors.New("last seen: "+last))
+		return fmt.Errorf("wait %s for the restarted kubelet: %w", opts.Timeout, err)
 	}
 	return nil
 }

@@ -16,9 +16,7 @@ import (
 const (
 	DefaultRate              = 500
 	DefaultKeepAliveFraction = 0.5
-	DefaultTimeout           = 2 * time.Second
 	DefaultWorkers           = 64
-	DefaultWindow            = 30 * time.Second
 )
 
 // ErrNotAllowed marks a target outside loopback and the allowed lab ranges.

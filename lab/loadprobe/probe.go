@@ -105,7 +105,7 @@ func (p *probe) client(keepAlive bool) *http.Client {
 			DisableCompression:  true,
 			MaxIdleConns:        p.o.Workers,
 			MaxIdleConnsPerHost: idle,
-			IdleConnTimeout:     90 * time.Second,
+			IdleConnTimeout:     idleConnTimeout,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -115,7 +115,7 @@ func (p *probe) client(keepAlive bool) *http.Client {
 // starts the slots due by then, so a late tick catches up, and a slot that
 // finds every worker busy is skipped.
 func (p *probe) pace(ctx context.Context) Stop {
-	interval := max(time.Second/time.Duration(p.o.Rate), time.Millisecond)
+	interval := max(time.Second/time.Duration(p.o.Rate), minPaceInterval)
 	tk := time.NewTicker(interval)
 	defer tk.Stop()
 	p.start = time.Now()

@@ -264,9 +264,6 @@ func (r *Result) AttributeRequests(qs []Request, events []Event) []Attribution {
 	return out
 }
 
-// Bucket is the timeline's bucket: rates are per second over 100 ms.
-const Bucket = 100 * time.Millisecond
-
 // Timeline returns the run as a plot: one rate series per outcome that
 // occurred ("ok", "reset", ...), requests counted when they ended, and
 // events as markers (kind, "subject: detail").

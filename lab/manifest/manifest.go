@@ -12,19 +12,21 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 // ManagedBy marks objects nodelab created, so cleanup only deletes those.
@@ -192,25 +194,21 @@ var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version:
 
 // WaitEstablished waits until the named CRD is Established, within timeout.
 func WaitEstablished(ctx context.Context, dyn dynamic.Interface, name string, timeout time.Duration) error {
-	var last string
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, wait.Within{What: "CRD " + name + " Established", Timeout: timeout, Poll: establishedPoll}, func(g gomega.Gomega) {
 		u, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "get CRD %s", name)
 		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		established := false
 		for _, c := range conds {
 			m, _ := c.(map[string]any)
 			if m["type"] == "Established" && m["status"] == "True" {
-				return true, nil
+				established = true
 			}
 		}
-		last = fmt.Sprintf("conditions %v", conds)
-		return false, nil
+		g.Expect(established).To(gomega.BeTrue(), "last seen: conditions %v", conds)
 	})
 	if err != nil {
-		return fmt.Errorf("CRD %s Established within %s: %w; last seen: %s (see `kubectl get crd %s -o yaml`)", name, timeout, err, last, name)
+		return fmt.Errorf("%w (see `kubectl get crd %s -o yaml`)", err, name)
 	}
 	return nil
 }

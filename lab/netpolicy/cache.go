@@ -4,15 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nodelab/nodelab/lab"
 )
-
-// keyTimeout bounds the lookup of the cache key.
-const keyTimeout = 30 * time.Second
 
 // Cached returns the verdict of an earlier successful Probe of the same
 // cluster, or runs Probe and remembers its verdict. A cluster is the lab's

@@ -46,8 +46,8 @@ func Decide(attempts []Attempt, grace time.Duration) (Verdict, bool) {
 	return Verdict{}, false
 }
 
-// round keeps a tenth of a second, enough to tell an enforcer's delay.
-func round(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) }
+// round keeps a tenth of a second (roundTo), enough to tell an enforcer's delay.
+func round(d time.Duration) time.Duration { return d.Round(roundTo) }
 
 // outcome is what one `agnhost connect` exec amounted to.
 type outcome int

@@ -19,18 +19,19 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/podexec"
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 // Verdict is what the probe measured.
@@ -57,30 +58,6 @@ type ProbeOptions struct {
 	// Log gets one line per step and per connection attempt; nil is silent.
 	Log io.Writer
 }
-
-// Defaults of ProbeOptions.
-const (
-	DefaultGrace   = 20 * time.Second
-	DefaultTimeout = 3 * time.Minute
-)
-
-// Timeouts of the probe's steps; each is also bounded by ProbeOptions.Timeout.
-const (
-	podStartTimeout = 2 * time.Minute
-	// baselineTimeout covers the server starting to listen.
-	baselineTimeout = time.Minute
-	// enforceSlack is how long past Grace the attempts may run, so one
-	// attempt starts after Grace even when execs are slow.
-	enforceSlack = 30 * time.Second
-	// restoreTimeout is how long an enforcer may take to open up again.
-	restoreTimeout = time.Minute
-	cleanupTimeout = 2 * time.Minute
-	// execTimeout bounds one `agnhost connect` exec (connect itself gives up
-	// after connectTimeout).
-	execTimeout    = 20 * time.Second
-	connectTimeout = 2 * time.Second
-	pollInterval   = time.Second
-)
 
 // Names of what the probe creates.
 const (
@@ -227,15 +204,16 @@ func (p *probe) attempts(ctx context.Context, applied time.Time) (Verdict, error
 		last string
 	)
 	timeout := p.opts.Grace + enforceSlack
-	err := wait.PollUntilContextTimeout(ctx, pollInterval, timeout, true, func(ctx context.Context) (bool, error) {
+	what := fmt.Sprintf("a verdict on NetworkPolicy %s from connections to %s", policyName, p.target)
+	err := wait.Until(ctx, wait.Within{What: what, Timeout: timeout, Poll: pollInterval}, func(g gomega.Gomega) {
 		at := time.Since(applied)
 		out, detail := p.connect(ctx)
 		switch out {
 		case broken:
-			return false, fmt.Errorf("agnhost connect %s cannot run: %s", p.target, detail)
+			gomega.StopTrying(fmt.Sprintf("agnhost connect %s cannot run: %s", p.target, detail)).Now()
 		case transient:
 			last = detail
-			return false, nil
+			g.Expect(out == transient).To(gomega.BeFalse(), "exec of agnhost connect failed: %s", detail)
 		}
 		a := Attempt{At: at, Connected: out == connected, Failure: detail}
 		made = append(made, a)
@@ -246,7 +224,7 @@ func (p *probe) attempts(ctx context.Context, applied time.Time) (Verdict, error
 		p.logf("+%s connect %s: %s", round(at), p.target, status)
 		var done bool
 		v, done = Decide(made, p.opts.Grace)
-		return done, nil
+		g.Expect(done).To(gomega.BeTrue(), "no verdict yet after %d connection attempts", len(made))
 	})
 	if err != nil {
 		return Verdict{}, fmt.Errorf("with NetworkPolicy %s: no verdict after %d connection attempts in %s (last exec error: %q): %w", policyName, len(made), timeout, last, err)
@@ -257,16 +235,15 @@ func (p *probe) attempts(ctx context.Context, applied time.Time) (Verdict, error
 // waitConnected retries new connections until one succeeds.
 func (p *probe) waitConnected(ctx context.Context, timeout time.Duration) error {
 	last := "no attempt finished"
-	err := wait.PollUntilContextTimeout(ctx, pollInterval, timeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, wait.Within{What: "a connection from the client to " + p.target, Timeout: timeout, Poll: pollInterval}, func(g gomega.Gomega) {
 		out, detail := p.connect(ctx)
-		switch out {
-		case connected:
-			return true, nil
-		case broken:
-			return false, fmt.Errorf("agnhost connect %s cannot run: %s", p.target, detail)
+		if out == broken {
+			gomega.StopTrying(fmt.Sprintf("agnhost connect %s cannot run: %s", p.target, detail)).Now()
 		}
-		last = detail
-		return false, nil
+		if out != connected {
+			last = detail
+		}
+		g.Expect(out == connected).To(gomega.BeTrue(), "last: %s", detail)
 	})
 	if err != nil {
 		return fmt.Errorf("client cannot connect to the probe server %s within %s (last: %s): %w", p.target, timeout, last, err)

@@ -138,16 +138,16 @@ func AWSDefaults() Config {
 		TargetType: TargetTypeInstance,
 		HealthCheck: HealthCheck{
 			Protocol:           ProtocolTCP,
-			Interval:           30 * time.Second,
-			Timeout:            10 * time.Second,
+			Interval:           awsHealthCheckInterval,
+			Timeout:            awsHealthCheckTimeoutTCP,
 			HealthyThreshold:   5,
 			UnhealthyThreshold: 2,
 		},
-		RegistrationPropagation:   180 * time.Second,
-		DeregistrationPropagation: 180 * time.Second,
-		DeregistrationDelay:       300 * time.Second,
+		RegistrationPropagation:   awsRegistrationPropagation,
+		DeregistrationPropagation: awsDeregistrationPropagation,
+		DeregistrationDelay:       awsDeregistrationDelay,
 		TerminateOnUnhealthy:      true,
-		ConnectTimeout:            10 * time.Second,
+		ConnectTimeout:            defaultConnectTimeout,
 		TimeScale:                 1,
 	}
 }
@@ -162,20 +162,8 @@ func (c *Config) UseHealthCheckNodePort(port uint16) {
 	c.HealthCheck.Protocol = ProtocolHTTP
 	c.HealthCheck.Port = port
 	c.HealthCheck.Path = "/healthz"
-	c.HealthCheck.Timeout = 6 * time.Second
+	c.HealthCheck.Timeout = awsHealthCheckTimeoutHTTP
 }
-
-// minScaledTimeout is the least TimeScale makes of a health-check
-// timeout.
-const minScaledTimeout = time.Second
-
-// minScaledConnectTimeout is the least TimeScale makes of ConnectTimeout.
-// Linux retransmits a SYN that got no answer after its initial RTO of
-// 1 s; a connect timeout at or below that turns one dropped SYN (a
-// conntrack or iptables update on the node, a busy CPU) into a failed
-// flow, which a real NLB, whose client's TCP stack retransmits, never
-// shows. 3 s lets one retransmission be answered.
-const minScaledConnectTimeout = 3 * time.Second
 
 // Scaled returns the configuration the NLB runs with: every duration divided
 // by TimeScale (the health-check timeout not below 1 s and the connect
@@ -291,8 +279,3 @@ func (c Config) validateListen() error {
 	}
 	return fmt.Errorf("listen address %q is not loopback: add %s to AllowListen only if it is the lab's own docker network address", c.Listen, ip)
 }
-
-// SlowDial is the connection time from which a dial counts as slow
-// (TargetStats.SlowDials): Linux's initial SYN retransmission timeout, so
-// a slow dial is one whose SYN or SYN-ACK was lost at least once.
-const SlowDial = time.Second

@@ -31,7 +31,7 @@ func (n *NLB) serve() {
 			}
 			// Out of file descriptors and the like: back off in real time,
 			// as net/http does, instead of spinning.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
 			n.cfg.Logger.Warn("nlb accept", "error", err.Error(), "retry in", backoff)
 			tm := time.NewTimer(backoff)
 			select {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nodelab/nodelab/lab/dockercli"
 )
 
 const (
@@ -34,14 +36,14 @@ func liveSetup(t *testing.T) (ctx context.Context, image string, gateway netip.A
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	t.Cleanup(cancel)
-	if _, err := docker(ctx, "version", "--format", "{{.Server.Version}}"); err != nil {
+	if _, err := dockercli.Run(ctx, "version", "--format", "{{.Server.Version}}"); err != nil {
 		t.Skipf("live test needs a Docker engine (../shared/env/docker-up): %v", err)
 	}
 	if img := os.Getenv("NODELAB_NLBNET_IMAGE"); img != "" {
 		liveImages = []string{img}
 	}
 	for _, img := range liveImages {
-		if _, err := docker(ctx, "image", "inspect", "--format", "{{.Id}}", img); err == nil {
+		if _, err := dockercli.Run(ctx, "image", "inspect", "--format", "{{.Id}}", img); err == nil {
 			image = img
 			break
 		}
@@ -50,18 +52,18 @@ func liveSetup(t *testing.T) (ctx context.Context, image string, gateway netip.A
 		t.Skipf("live test needs one of the local images %v (docker image inspect found none)", liveImages)
 	}
 	// A network left by a crashed run of this test.
-	_, _ = docker(ctx, "network", "rm", liveNetwork)
-	if _, err := docker(ctx, "network", "create", "--label", "nodelab.dev/test=nlbnet", liveNetwork); err != nil {
+	_, _ = dockercli.Run(ctx, "network", "rm", liveNetwork)
+	if _, err := dockercli.Run(ctx, "network", "create", "--label", "nodelab.dev/test=nlbnet", liveNetwork); err != nil {
 		t.Fatalf("create docker network: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), time.Minute)
 		defer cancel()
-		if _, err := docker(ctx, "network", "rm", liveNetwork); err != nil {
+		if _, err := dockercli.Run(ctx, "network", "rm", liveNetwork); err != nil {
 			t.Errorf("remove docker network %s: %v", liveNetwork, err)
 		}
 	})
-	gw, err := docker(ctx, "network", "inspect", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}", liveNetwork)
+	gw, err := dockercli.Run(ctx, "network", "inspect", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}", liveNetwork)
 	if err != nil {
 		t.Fatalf("inspect docker network: %v", err)
 	}
@@ -89,7 +91,7 @@ func hostRoutes(t *testing.T) string {
 
 func containersOf(t *testing.T, ctx context.Context, lab string) []string {
 	t.Helper()
-	out, err := docker(ctx, append([]string{"ps", "-aq", "--no-trunc"}, labelFilters(lab)...)...)
+	out, err := dockercli.Run(ctx, append([]string{"ps", "-aq", "--no-trunc"}, labelFilters(lab)...)...)
 	if err != nil {
 		t.Fatalf("docker ps: %v", err)
 	}
@@ -117,12 +119,12 @@ func TestLiveDialFromDataPlane(t *testing.T) {
 	if ids := containersOf(t, ctx, liveLab); len(ids) != 1 || ids[0] != d.id {
 		t.Fatalf("labelled containers %v, want [%s]", ids, d.id)
 	}
-	if out, err := docker(ctx, "exec", d.id, "ip", "route", "show", route.Prefix.String()); err != nil || !strings.Contains(out, "via "+gw.String()) {
+	if out, err := dockercli.Run(ctx, "exec", d.id, "ip", "route", "show", route.Prefix.String()); err != nil || !strings.Contains(out, "via "+gw.String()) {
 		t.Fatalf("route in the container: %q, %v", out, err)
 	}
 
 	// A target only the data plane's namespace has: an address on its lo.
-	if _, err := docker(ctx, "exec", d.id, "ip", "addr", "add", "10.99.0.1/32", "dev", "lo"); err != nil {
+	if _, err := dockercli.Run(ctx, "exec", d.id, "ip", "addr", "add", "10.99.0.1/32", "dev", "lo"); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := d.listen("10.99.0.1:0")

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nodelab/nodelab/lab/dockercli"
 )
 
 // Docker labels on the data-plane container. LabelLab has the value of the
@@ -25,11 +27,6 @@ const (
 
 // DefaultNetwork is kind's docker network, on which every node has its IP.
 const DefaultNetwork = "kind"
-
-// DefaultLifetime bounds how long the data-plane container lives if nobody
-// removes it: longer than any lab run, short enough that a crashed run does
-// not leave it for days.
-const DefaultLifetime = 6 * time.Hour
 
 // ErrNeedRoot is returned when this process may not join the data-plane
 // container's network namespace.
@@ -95,8 +92,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Lifetime == 0 {
 		o.Lifetime = DefaultLifetime
 	}
-	if o.Lifetime < time.Second {
-		errs = append(errs, fmt.Errorf("lifetime %s: want at least 1s", o.Lifetime))
+	if o.Lifetime < minLifetime {
+		errs = append(errs, fmt.Errorf("lifetime %s: want at least %s", o.Lifetime, minLifetime))
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -163,7 +160,7 @@ func Start(ctx context.Context, opts Options) (*DataPlane, error) {
 	if err := removeLeftover(ctx, name, o.Lab); err != nil {
 		return nil, fmt.Errorf("start NLB data plane %s: %w", name, err)
 	}
-	id, err := docker(ctx, runArgs(o)...)
+	id, err := dockercli.Run(ctx, runArgs(o)...)
 	if err != nil {
 		// docker run can fail after creating the container.
 		_ = removeLeftover(context.WithoutCancel(ctx), name, o.Lab)
@@ -171,7 +168,7 @@ func Start(ctx context.Context, opts Options) (*DataPlane, error) {
 	}
 	d := &DataPlane{id: id, name: name, log: o.Logger, nsFD: -1}
 	if err := d.setup(ctx, o); err != nil {
-		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 		defer cancel()
 		if cerr := d.Close(rmCtx); cerr != nil {
 			return nil, fmt.Errorf("start NLB data plane %s: %w; and removing it failed, remove it with `docker rm -f %s`: %w", name, err, name, cerr)
@@ -184,13 +181,13 @@ func Start(ctx context.Context, opts Options) (*DataPlane, error) {
 
 // preflight turns the two usual causes of a failed docker run into advice.
 func preflight(ctx context.Context, o Options) error {
-	if _, err := docker(ctx, "image", "inspect", "--format", "{{.Id}}", o.Image); err != nil {
-		if errors.Is(err, errNoDocker) {
+	if _, err := dockercli.Run(ctx, "image", "inspect", "--format", "{{.Id}}", o.Image); err != nil {
+		if errors.Is(err, dockercli.ErrNoDocker) {
 			return err
 		}
 		return fmt.Errorf("image %s is not local (it is never pulled): pass the lab's node image: %w", o.Image, err)
 	}
-	if _, err := docker(ctx, "network", "inspect", "--format", "{{.Id}}", o.Network); err != nil {
+	if _, err := dockercli.Run(ctx, "network", "inspect", "--format", "{{.Id}}", o.Network); err != nil {
 		return fmt.Errorf("docker network %s not found: create the lab first (`nodelab up`): %w", o.Network, err)
 	}
 	return nil
@@ -199,9 +196,9 @@ func preflight(ctx context.Context, o Options) error {
 // removeLeftover removes the container called name if it is lab's data
 // plane, and refuses to touch a container of that name nodelab did not make.
 func removeLeftover(ctx context.Context, name, lab string) error {
-	labels, err := docker(ctx, "container", "inspect", "--format",
+	labels, err := dockercli.Run(ctx, "container", "inspect", "--format",
 		`{{index .Config.Labels "`+LabelLab+`"}}/{{index .Config.Labels "`+LabelRole+`"}}`, name)
-	if isNoSuchContainer(err) {
+	if dockercli.IsNoSuchContainer(err) {
 		return nil
 	}
 	if err != nil {
@@ -210,7 +207,7 @@ func removeLeftover(ctx context.Context, name, lab string) error {
 	if labels != lab+"/"+roleValue {
 		return fmt.Errorf("a container named %s exists that is not this lab's data plane (labels %s=%s): remove or rename it", name, LabelLab, strings.Split(labels, "/")[0])
 	}
-	if _, err := docker(ctx, "rm", "-f", "-v", name); err != nil && !isNoSuchContainer(err) {
+	if _, err := dockercli.Run(ctx, "rm", "-f", "-v", name); err != nil && !dockercli.IsNoSuchContainer(err) {
 		return fmt.Errorf("remove the leftover data-plane container of a previous run: %w", err)
 	}
 	return nil
@@ -220,12 +217,12 @@ func removeLeftover(ctx context.Context, name, lab string) error {
 // namespace: everything after docker run.
 func (d *DataPlane) setup(ctx context.Context, o Options) error {
 	for _, r := range o.Routes {
-		if _, err := docker(ctx, routeArgs(d.id, r)...); err != nil {
+		if _, err := dockercli.Run(ctx, routeArgs(d.id, r)...); err != nil {
 			return fmt.Errorf("add route %s: check that %s is a node IP on docker network %s and that image %s has iproute2: %w", r, r.Via, o.Network, o.Image, err)
 		}
 		d.log.Debug("NLB data plane route", "route", r.String())
 	}
-	out, err := docker(ctx, "container", "inspect", "--format", "{{.State.Pid}} {{json .NetworkSettings.Networks}}", d.id)
+	out, err := dockercli.Run(ctx, "container", "inspect", "--format", "{{.State.Pid}} {{json .NetworkSettings.Networks}}", d.id)
 	if err != nil {
 		return fmt.Errorf("inspect: %w", err)
 	}
@@ -285,7 +282,7 @@ func (d *DataPlane) Close(ctx context.Context) error {
 	if d.removed {
 		return nil
 	}
-	if _, err := docker(ctx, "rm", "-f", "-v", d.id); err != nil && !isNoSuchContainer(err) {
+	if _, err := dockercli.Run(ctx, "rm", "-f", "-v", d.id); err != nil && !dockercli.IsNoSuchContainer(err) {
 		return fmt.Errorf("remove NLB data plane %s: %w", d.name, err)
 	}
 	d.removed = true
@@ -297,7 +294,7 @@ func (d *DataPlane) Close(ctx context.Context) error {
 // what `nodelab down` calls, for a run that crashed before Close.
 func Remove(ctx context.Context, lab string) error {
 	args := append([]string{"ps", "-aq", "--no-trunc"}, labelFilters(lab)...)
-	out, err := docker(ctx, args...)
+	out, err := dockercli.Run(ctx, args...)
 	if err != nil {
 		return fmt.Errorf("remove NLB data plane of lab %s: list containers: %w", lab, err)
 	}
@@ -305,7 +302,7 @@ func Remove(ctx context.Context, lab string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := docker(ctx, append([]string{"rm", "-f", "-v"}, ids...)...); err != nil && !isNoSuchContainer(err) {
+	if _, err := dockercli.Run(ctx, append([]string{"rm", "-f", "-v"}, ids...)...); err != nil && !dockercli.IsNoSuchContainer(err) {
 		return fmt.Errorf("remove NLB data plane of lab %s: %w", lab, err)
 	}
 	return nil

@@ -132,7 +132,7 @@ func Start(ctx context.Context, o Options) (*Sync, error) {
 		return nil, errors.New("nlbtargets: Client and NLB are required")
 	}
 	if o.Poll == 0 {
-		o.Poll = 200 * time.Millisecond
+		o.Poll = defaultPoll
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -26,9 +26,6 @@ import (
 	"k8s.io/client-go/transport/spdy"
 )
 
-// readyTimeout bounds how long a forward may take to listen.
-const readyTimeout = 30 * time.Second
-
 // open counts forwards started and not yet closed.
 var open atomic.Int64
 

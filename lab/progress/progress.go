@@ -64,7 +64,7 @@ func (s *Step) End(err error) error {
 	}
 	s.r.mu.Lock()
 	defer s.r.mu.Unlock()
-	d := s.r.now().Sub(s.start).Round(100 * time.Millisecond)
+	d := s.r.now().Sub(s.start).Round(precision)
 	if err != nil {
 		fmt.Fprintf(s.r.w, " ✗ %s%s (%s): %v\n", s.r.prefix, s.title, d, err)
 		return err
@@ -81,7 +81,7 @@ func (s *Step) EndNote(err error, note string) error {
 	}
 	s.r.mu.Lock()
 	defer s.r.mu.Unlock()
-	d := s.r.now().Sub(s.start).Round(100 * time.Millisecond)
+	d := s.r.now().Sub(s.start).Round(precision)
 	fmt.Fprintf(s.r.w, " ✓ %s%s (%s; %s)\n", s.r.prefix, s.title, d, note)
 	return nil
 }

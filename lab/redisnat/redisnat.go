@@ -27,10 +27,6 @@ import (
 	"time"
 )
 
-// DefaultMinRefreshInterval is the least time between two Refresh calls
-// when Dialer.MinRefreshInterval is zero.
-const DefaultMinRefreshInterval = time.Second
-
 // Dialer rewrites cluster-announced addresses to reachable ones.
 type Dialer struct {
 	// Refresh returns the current table (announced → reachable). Dial calls

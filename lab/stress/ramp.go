@@ -5,10 +5,6 @@ import (
 	"time"
 )
 
-// RampStep is how often a ramping memstress client touches more pages:
-// every 10 ms, as upstream memStress's linearGrow does.
-const RampStep = 10 * time.Millisecond
-
 // Ramp spreads the first touch of Pages pages linearly over Over, so
 // resident memory grows at a constant rate instead of in one jump.
 type Ramp struct {

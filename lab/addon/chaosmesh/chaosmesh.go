@@ -27,11 +27,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing/fstest"
-	"time"
 
+	"github.com/onsi/gomega"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -39,14 +38,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
+	"github.com/nodelab/nodelab/lab/dockercli"
 	"github.com/nodelab/nodelab/lab/gomod"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 const (
@@ -56,8 +56,6 @@ const (
 	Namespace = "chaos-mesh"
 	// InjectAnnotation enables chaos in a namespace (enableFilterNamespace).
 	InjectAnnotation = "chaos-mesh.org/inject"
-	// ReadyTimeout bounds each wait of Install.
-	ReadyTimeout     = 5 * time.Minute
 	containerdSocket = "/run/containerd/containerd.sock"
 )
 
@@ -236,13 +234,10 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 // waitReady waits for the controller (Available, webhook endpoint ready)
 // and a ready daemon on every node.
 func waitReady(ctx context.Context, l *lab.Lab) error {
-	var last string
-	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, ReadyTimeout, true, func(ctx context.Context) (bool, error) {
+	what := "Chaos Mesh ready (controller Available, a ready webhook endpoint, a ready daemon on every node)"
+	err := wait.Until(ctx, wait.Within{What: what, Timeout: ReadyTimeout, Poll: readyPoll}, func(g gomega.Gomega) {
 		d, err := l.Client.AppsV1().Deployments(Namespace).Get(ctx, "chaos-controller-manager", metav1.GetOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "get Deployment chaos-controller-manager")
 		available := false
 		for _, c := range d.Status.Conditions {
 			if c.Type == "Available" && c.Status == corev1.ConditionTrue {
@@ -250,10 +245,7 @@ func waitReady(ctx context.Context, l *lab.Lab) error {
 			}
 		}
 		ds, err := l.Client.AppsV1().DaemonSets(Namespace).Get(ctx, "chaos-daemon", metav1.GetOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "get DaemonSet chaos-daemon")
 		eps, err := l.Client.DiscoveryV1().EndpointSlices(Namespace).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=chaos-mesh-controller-manager"})
 		readyEndpoints := 0
 		if err == nil {
@@ -265,14 +257,15 @@ func waitReady(ctx context.Context, l *lab.Lab) error {
 				}
 			}
 		}
-		last = fmt.Sprintf("controller available=%v ready=%d/%d, webhook endpoints ready=%d, daemons ready=%d/%d updated=%d",
+		last := fmt.Sprintf("controller available=%v ready=%d/%d, webhook endpoints ready=%d, daemons ready=%d/%d updated=%d",
 			available, d.Status.ReadyReplicas, d.Status.Replicas, readyEndpoints,
 			ds.Status.NumberReady, ds.Status.DesiredNumberScheduled, ds.Status.UpdatedNumberScheduled)
-		return available && readyEndpoints > 0 && ds.Status.DesiredNumberScheduled > 0 &&
-			ds.Status.NumberReady == ds.Status.DesiredNumberScheduled && ds.Status.UpdatedNumberScheduled == ds.Status.DesiredNumberScheduled, nil
+		g.Expect(available && readyEndpoints > 0 && ds.Status.DesiredNumberScheduled > 0 &&
+			ds.Status.NumberReady == ds.Status.DesiredNumberScheduled && ds.Status.UpdatedNumberScheduled == ds.Status.DesiredNumberScheduled).
+			To(gomega.BeTrue(), "last seen: %s", last)
 	})
 	if err != nil {
-		return fmt.Errorf("wait for Chaos Mesh to be ready within %s: %w; last seen: %s (see `kubectl -n %s get pods` and the chaos-daemon logs)", ReadyTimeout, err, last, Namespace)
+		return fmt.Errorf("wait for Chaos Mesh to be ready: %w (see `kubectl -n %s get pods` and the chaos-daemon logs)", err, Namespace)
 	}
 	return nil
 }
@@ -304,11 +297,11 @@ func AllowNamespace(ctx context.Context, l *lab.Lab, ns string) error {
 func forgeImageIDs(ctx context.Context) (string, error) {
 	var ids []string
 	for _, im := range images.ChaosMesh() {
-		out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", im.Forge).Output()
+		out, err := dockercli.Run(ctx, "image", "inspect", "--format", "{{.Id}}", im.Forge)
 		if err != nil {
 			return "", fmt.Errorf("image %s is not in the local engine: %w", im.Forge, err)
 		}
-		ids = append(ids, strings.TrimPrefix(strings.TrimSpace(string(out)), "sha256:")[:12])
+		ids = append(ids, strings.TrimPrefix(out, "sha256:")[:12])
 	}
 	return strings.Join(ids, ","), nil
 }

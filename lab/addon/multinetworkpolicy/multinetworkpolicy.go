@@ -14,17 +14,17 @@ import (
 	"os"
 	"strings"
 	"testing/fstest"
-	"time"
 
+	"github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/gomod"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 const (
@@ -34,8 +34,7 @@ const (
 	Module  = "github.com/k8snetworkplumbingwg/multi-networkpolicy"
 	Version = "v1.0.1"
 	// DaemonSet runs the enforcer in kube-system.
-	DaemonSet    = "multi-networkpolicy"
-	ReadyTimeout = 5 * time.Minute
+	DaemonSet = "multi-networkpolicy"
 )
 
 // ErrNoForgeBuild is returned by Install on a forge lab.
@@ -98,19 +97,15 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 	if err := ap.Apply(ctx, objs[1:]); err != nil {
 		return err
 	}
-	var last string
-	err = wait.PollUntilContextTimeout(ctx, 2*time.Second, ReadyTimeout, true, func(ctx context.Context) (bool, error) {
+	err = wait.Until(ctx, wait.Within{What: "the MultiNetworkPolicy enforcer ready on every node", Timeout: ReadyTimeout, Poll: readyPoll}, func(g gomega.Gomega) {
 		ds, err := l.Client.AppsV1().DaemonSets("kube-system").Get(ctx, DaemonSet, metav1.GetOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "get DaemonSet kube-system/%s", DaemonSet)
 		st := ds.Status
-		last = fmt.Sprintf("ready=%d/%d updated=%d", st.NumberReady, st.DesiredNumberScheduled, st.UpdatedNumberScheduled)
-		return st.DesiredNumberScheduled > 0 && st.NumberReady == st.DesiredNumberScheduled && st.UpdatedNumberScheduled == st.DesiredNumberScheduled, nil
+		g.Expect(st.DesiredNumberScheduled > 0 && st.NumberReady == st.DesiredNumberScheduled && st.UpdatedNumberScheduled == st.DesiredNumberScheduled).
+			To(gomega.BeTrue(), "last seen: ready=%d/%d updated=%d", st.NumberReady, st.DesiredNumberScheduled, st.UpdatedNumberScheduled)
 	})
 	if err != nil {
-		return fmt.Errorf("wait for the MultiNetworkPolicy enforcer within %s: %w; last seen: %s (see `kubectl -n kube-system logs ds/%s`)", ReadyTimeout, err, last, DaemonSet)
+		return fmt.Errorf("wait for the MultiNetworkPolicy enforcer: %w (see `kubectl -n kube-system logs ds/%s`)", err, DaemonSet)
 	}
 	return nil
 }

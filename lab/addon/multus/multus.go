@@ -28,19 +28,20 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/dockercli"
 	"github.com/nodelab/nodelab/lab/gomod"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/nodeexec"
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 const (
@@ -50,8 +51,6 @@ const (
 	Namespace = "kube-system"
 	// DaemonSet is upstream's thin-mode DaemonSet.
 	DaemonSet = "kube-multus-ds"
-	// ReadyTimeout bounds each wait of Install.
-	ReadyTimeout = 5 * time.Minute
 	// ConfFile is what thin_entrypoint writes on each node.
 	ConfFile = "/etc/cni/net.d/00-multus.conf"
 	// CNIBinDir is where containerd looks for CNI plugins on kind nodes.
@@ -200,11 +199,11 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 }
 
 func imageID(ctx context.Context, ref string) (string, error) {
-	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", ref).Output()
+	out, err := dockercli.Run(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
 	if err != nil {
 		return "", fmt.Errorf("image %s is not in the local engine: %w", ref, err)
 	}
-	id := strings.TrimPrefix(strings.TrimSpace(string(out)), "sha256:")
+	id := strings.TrimPrefix(out, "sha256:")
 	if len(id) > 12 {
 		id = id[:12]
 	}
@@ -214,34 +213,26 @@ func imageID(ctx context.Context, ref string) (string, error) {
 // waitReady waits for the DaemonSet to be ready and updated everywhere and,
 // on a lab with node containers, for 00-multus.conf on every node.
 func waitReady(ctx context.Context, l *lab.Lab) error {
-	var last string
-	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, ReadyTimeout, true, func(ctx context.Context) (bool, error) {
+	what := "Multus ready and updated on every node"
+	if !l.Attached {
+		what += ", " + ConfFile + " written on every node"
+	}
+	err := wait.Until(ctx, wait.Within{What: what, Timeout: ReadyTimeout, Poll: readyPoll}, func(g gomega.Gomega) {
 		ds, err := l.Client.AppsV1().DaemonSets(Namespace).Get(ctx, DaemonSet, metav1.GetOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "get DaemonSet %s/%s", Namespace, DaemonSet)
 		st := ds.Status
-		last = fmt.Sprintf("daemons ready=%d/%d updated=%d", st.NumberReady, st.DesiredNumberScheduled, st.UpdatedNumberScheduled)
-		if st.DesiredNumberScheduled == 0 || st.NumberReady != st.DesiredNumberScheduled || st.UpdatedNumberScheduled != st.DesiredNumberScheduled || ds.Status.ObservedGeneration < ds.Generation {
-			return false, nil
-		}
+		last := fmt.Sprintf("daemons ready=%d/%d updated=%d", st.NumberReady, st.DesiredNumberScheduled, st.UpdatedNumberScheduled)
+		g.Expect(st.DesiredNumberScheduled > 0 && st.NumberReady == st.DesiredNumberScheduled && st.UpdatedNumberScheduled == st.DesiredNumberScheduled && ds.Status.ObservedGeneration >= ds.Generation).
+			To(gomega.BeTrue(), "last seen: %s, observed generation %d/%d", last, ds.Status.ObservedGeneration, ds.Generation)
 		if l.Attached {
-			return true, nil
+			return
 		}
 		missing, err := nodesWithout(ctx, l, ConfFile)
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
-		if len(missing) > 0 {
-			last += fmt.Sprintf("; %s not yet written on %s", ConfFile, strings.Join(missing, ", "))
-			return false, nil
-		}
-		return true, nil
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "last seen: %s; look for %s on the nodes", last, ConfFile)
+		g.Expect(missing).To(gomega.BeEmpty(), "last seen: %s; %s not yet written on %s", last, ConfFile, strings.Join(missing, ", "))
 	})
 	if err != nil {
-		return fmt.Errorf("wait for Multus to be ready within %s: %w; last seen: %s (see `kubectl -n %s logs ds/%s`)", ReadyTimeout, err, last, Namespace, DaemonSet)
+		return fmt.Errorf("wait for Multus to be ready: %w (see `kubectl -n %s logs ds/%s`)", err, Namespace, DaemonSet)
 	}
 	return nil
 }
@@ -319,7 +310,7 @@ func BuildPlugins(ctx context.Context) (string, error) {
 	for _, p := range Plugins {
 		args = append(args, images.CNIPluginsModule+"/"+p[1]+"@"+images.CNIPluginsVersion)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, pluginBuildTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOBIN="+dir, "GOFLAGS=-mod=mod")

@@ -122,6 +122,6 @@ func (f *Forge) finish(res Result, start time.Time, err error) (Result, error) {
 		size = ", " + humanSize(n)
 	}
 	f.opts.Progress.Printf("Forged %s%s in %s (%d steps, %d up to date)",
-		res.NodeImage, size, res.Total.Round(100*time.Millisecond), len(res.Steps), cached)
+		res.NodeImage, size, res.Total.Round(tenth), len(res.Steps), cached)
 	return res, nil
 }

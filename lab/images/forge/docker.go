@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/nodelab/nodelab/lab/dockercli"
 )
 
 // InputsLabel is the image label holding the hash of the inputs an image
@@ -115,8 +117,8 @@ func (f *Forge) removeReplaced(ctx context.Context, log io.Writer, ref, old stri
 	if now, _ := imageID(ctx, ref); now == old {
 		return
 	}
-	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "-f", "{{len .RepoTags}}", old).Output()
-	if err != nil || strings.TrimSpace(string(out)) != "0" {
+	out, err := dockercli.Run(ctx, "image", "inspect", "-f", "{{len .RepoTags}}", old)
+	if err != nil || out != "0" {
 		return
 	}
 	if err := f.exec(ctx, log, command{}, "docker", "image", "rm", old); err != nil {
@@ -126,11 +128,7 @@ func (f *Forge) removeReplaced(ctx context.Context, log io.Writer, ref, old stri
 
 // imageID returns the ID of a local image, "" if there is none.
 func imageID(ctx context.Context, ref string) (string, error) {
-	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "-f", "{{.Id}}", ref).Output()
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(out)), nil
+	return dockercli.Run(ctx, "image", "inspect", "-f", "{{.Id}}", ref)
 }
 
 // errNoImage is returned by imageLabel when the engine has no such image.
@@ -168,19 +166,19 @@ func (f *Forge) imageHasKey(ctx context.Context, ref, key string) bool {
 
 // imageSize is an image's size in bytes as Docker reports it.
 func imageSize(ctx context.Context, ref string) (int64, error) {
-	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "-f", "{{.Size}}", ref).Output()
+	out, err := dockercli.Run(ctx, "image", "inspect", "-f", "{{.Size}}", ref)
 	if err != nil {
-		return 0, fmt.Errorf("docker image inspect %s: %w", ref, err)
+		return 0, err
 	}
 	var n int64
-	_, err = fmt.Sscan(strings.TrimSpace(string(out)), &n)
+	_, err = fmt.Sscan(out, &n)
 	return n, err
 }
 
 // cleanupContext is a fresh short context for removing what a cancelled
 // step created.
 func cleanupContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), time.Minute)
+	return context.WithTimeout(context.Background(), cleanupTimeout)
 }
 
 // humanSize prints bytes as "712.4 MB".

@@ -1,7 +1,6 @@
 package forge
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"errors"
@@ -15,7 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onsi/gomega"
+
+	"github.com/nodelab/nodelab/lab/dockercli"
 	"github.com/nodelab/nodelab/lab/images"
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 // defaultCNIManifest is flannel v0.28.10's Documentation/kube-flannel.yml
@@ -88,9 +91,8 @@ func (f *Forge) buildNode(ctx context.Context, log io.Writer, bins Binaries, key
 	remove := func() error {
 		cctx, cancel := cleanupContext()
 		defer cancel()
-		out, err := exec.CommandContext(cctx, "docker", "rm", "-f", "-v", name).CombinedOutput()
-		if err != nil && !strings.Contains(strings.ToLower(string(out)), "no such container") {
-			return fmt.Errorf("remove build container %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+		if _, err := dockercli.Run(cctx, "rm", "-f", "-v", name); err != nil && !dockercli.IsNoSuchContainer(err) {
+			return fmt.Errorf("remove build container %s: %w", name, err)
 		}
 		return nil
 	}
@@ -169,8 +171,9 @@ func (f *Forge) preloadImages(ctx context.Context, log io.Writer, name string) (
 			fmt.Fprintf(log, "containerd log:\n%s\n", out)
 		}
 	}()
-	if err := f.poll(ctx, 30*time.Second, "containerd to answer", func() bool {
-		return exec.CommandContext(ctx, "docker", "exec", name, "ctr", "version").Run() == nil
+	if err := f.poll(ctx, containerdTimeout, "containerd to answer", func() bool {
+		_, err := dockercli.Run(ctx, "exec", name, "ctr", "version")
+		return err == nil
 	}); err != nil {
 		return err
 	}
@@ -191,7 +194,7 @@ func (f *Forge) preloadImages(ctx context.Context, log io.Writer, name string) (
 		}
 	}
 
-	refs, err := f.output(ctx, "docker", ctr("images", "ls", "-q")...)
+	refs, err := dockercli.Run(ctx, ctr("images", "ls", "-q")...)
 	if err != nil {
 		return err
 	}
@@ -209,7 +212,7 @@ func (f *Forge) preloadImages(ctx context.Context, log io.Writer, name string) (
 			return err
 		}
 	}
-	required, err := f.output(ctx, "docker", "exec", name, "kubeadm", "config", "images", "list",
+	required, err := dockercli.Run(ctx, "exec", name, "kubeadm", "config", "images", "list",
 		"--kubernetes-version", images.KubernetesVersion)
 	if err != nil {
 		return err
@@ -231,39 +234,18 @@ func (f *Forge) preloadImages(ctx context.Context, log io.Writer, name string) (
 	// containerd's parent is gone and sleep (PID 1) reaps nobody, so it
 	// stays a zombie: wait for no live containerd, not for no process.
 	const alive = `for p in $(pgrep -x containerd); do grep -q '^State:[[:space:]]*Z' /proc/$p/status 2>/dev/null || exit 0; done; exit 1`
-	if err := f.poll(ctx, 30*time.Second, "containerd to stop", func() bool {
-		return exec.CommandContext(ctx, "docker", "exec", name, "bash", "-c", alive).Run() != nil
+	if err := f.poll(ctx, containerdTimeout, "containerd to stop", func() bool {
+		_, err := dockercli.Run(ctx, "exec", name, "bash", "-c", alive)
+		return err != nil
 	}); err != nil {
 		return err
 	}
 	return f.exec(ctx, log, command{}, "docker", "exec", name, "rm", "-f", containerdLog)
 }
 
-// output runs a command and returns its stdout; the error has its stderr.
-func (f *Forge) output(ctx context.Context, name string, args ...string) (string, error) {
-	var out, errOut bytes.Buffer
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(errOut.String()))
-	}
-	return out.String(), nil
-}
-
-// poll checks cond every 250ms until it holds, for at most timeout.
+// poll checks cond every containerdPoll until it holds, for at most timeout.
 func (f *Forge) poll(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if cond() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waited %s for %s: %w", timeout, what, ctx.Err())
-		case <-tick.C:
-		}
-	}
+	return wait.Until(ctx, wait.Within{What: what, Timeout: timeout, Poll: containerdPoll}, func(g gomega.Gomega) {
+		g.Expect(cond()).To(gomega.BeTrue(), "not yet: %s", what)
+	})
 }

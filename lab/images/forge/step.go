@@ -179,7 +179,7 @@ func (f *Forge) exec(ctx context.Context, log io.Writer, c command, name string,
 	fmt.Fprintf(log, "+ %s %s\n", name, strings.Join(args, " "))
 	// Kill the whole tool on cancel but give it a moment to clean up.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
+	cmd.WaitDelay = toolCleanupDelay
 	err := cmd.Run()
 	if ps := cmd.ProcessState; ps != nil {
 		meterFrom(ctx).addCPU(ps.UserTime() + ps.SystemTime())

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nodelab/nodelab/lab/dockercli"
 	"github.com/nodelab/nodelab/lab/images"
 )
 
@@ -284,8 +285,8 @@ func (f *Forge) Push(ctx context.Context, registry string) ([]PushedImage, []Ima
 			continue
 		}
 		target := registry + "/" + strings.TrimPrefix(st.Image.Forge, images.LocalRegistry+"/")
-		if out, err := exec.CommandContext(ctx, "docker", "tag", st.Image.Forge, target).CombinedOutput(); err != nil {
-			return pushed, skipped, fmt.Errorf("docker tag %s %s: %w: %s", st.Image.Forge, target, err, strings.TrimSpace(string(out)))
+		if _, err := dockercli.Run(ctx, "tag", st.Image.Forge, target); err != nil {
+			return pushed, skipped, err
 		}
 		if out, err := exec.CommandContext(ctx, "docker", "push", target).CombinedOutput(); err != nil {
 			return pushed, skipped, fmt.Errorf("docker push %s: %w: %s (is the registry up, and are you logged in: docker login %s?)",

@@ -233,10 +233,10 @@ func (u Usage) describe(wall time.Duration) string {
 
 func roundDur(d time.Duration) string {
 	switch {
-	case d >= time.Minute:
+	case d >= showSecondsFrom:
 		return d.Round(time.Second).String()
-	case d >= time.Second:
-		return d.Round(100 * time.Millisecond).String()
+	case d >= showTenthsFrom:
+		return d.Round(tenth).String()
 	default:
 		return d.Round(time.Millisecond).String()
 	}

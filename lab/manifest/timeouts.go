@@ -1,0 +1,7 @@
+package manifest
+
+import "time"
+
+// establishedPoll is how often WaitEstablished reads the CRD: the API
+// server marks a CRD Established within a second or two.
+const establishedPoll = time.Second
