@@ -123,15 +123,6 @@ const (
 	// NeedBytes is the free memory the scenario needs on the host and the
 	// worker: both stressors and 2 GiB for everything else.
 	NeedBytes = HogStress + OverRequestStress + 2<<30
-	// TransitionPeriod replaces the kubelet's 5m
-	// evictionPressureTransitionPeriod on the tuned worker, so "pressure
-	// clears" is seen in the run.
-	TransitionPeriod = 15 * time.Second
-	// StableFor is how long the cleared node must stay clear.
-	StableFor = 30 * time.Second
-	// ChaosBound ends every StressChaos by itself (spec.duration) should the
-	// run die: the host is never left under pressure.
-	ChaosBound = 4 * time.Minute
 
 	priorityClass = "nodelab-memory-pressure-platform"
 	labelSide     = "nodelab.dev/side"
@@ -216,7 +207,7 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 	}
 	// Negative control: the threshold alone must not fire.
 	return wait.Check(func(g gomega.Gomega) {
-		g.Consistently(ctx, r.getNode).WithTimeout(2*TransitionPeriod).WithPolling(r.t().Poll).
+		g.Consistently(ctx, r.getNode).WithTimeout(quietFor).WithPolling(r.t().Poll).
 			ShouldNot(matchers.HaveNodeCondition(corev1.NodeMemoryPressure, corev1.ConditionTrue), "the tuned threshold fires with no stress at all: the worker's memory is not steady")
 	})
 }
@@ -312,7 +303,7 @@ func (r *Runbook) getPod(name string) func(context.Context) (*corev1.Pod, error)
 // and waits until it runs.
 func (r *Runbook) stress(ctx context.Context, name string, sel map[string]string, bytes int64) (types.NamespacedName, error) {
 	return chaos.InjectMemory(ctx, r.chaos, chaos.MemoryStress{Namespace: r.Namespace, Name: name, Selector: sel,
-		Workers: 1, Size: fmt.Sprintf("%dMiB", bytes>>20), Duration: ChaosBound}, 2*time.Minute)
+		Workers: 1, Size: fmt.Sprintf("%dMiB", bytes>>20), Duration: ChaosBound}, r.env.Scaled(Timeouts.ChaosInjected))
 }
 
 // waitWorkingSet waits until the pod's working set (summary API) reaches at least min bytes.
@@ -331,7 +322,7 @@ func (r *Runbook) waitWorkingSet(ctx context.Context, pod string, atLeast uint64
 			}
 			last = matchers.Bytes(int64(*ps.Memory.WorkingSetBytes))
 			return *ps.Memory.WorkingSetBytes, nil
-		}).WithTimeout(time.Minute).WithPolling(r.t().Poll).Should(gomega.BeNumerically(">=", atLeast),
+		}).WithTimeout(r.env.Scaled(Timeouts.WorkingSet)).WithPolling(r.t().Poll).Should(gomega.BeNumerically(">=", atLeast),
 			func() string { return fmt.Sprintf("working set of %s (last %s)", pod, last) })
 	})
 }
@@ -352,16 +343,16 @@ func (r *Runbook) PitfallBestEffortEvicted(ctx context.Context) error {
 	defer r.deleteChaos(ctx, key, w)
 
 	err = wait.Check(func(g gomega.Gomega) {
-		g.Eventually(ctx, r.getPod("pitfall-app")).WithTimeout(3*time.Minute).WithPolling(time.Second).
+		g.Eventually(ctx, r.getPod("pitfall-app")).WithTimeout(r.env.Scaled(Timeouts.AppEvicted)).WithPolling(Timeouts.EvictionPoll).
 			Should(matchers.BeEvictedFor("memory"), "the BestEffort app is evicted while the hog holds %d MiB", HogStress>>20)
-		g.Eventually(ctx, func() bool { c, _ := w.sawPressure(); return c }).WithTimeout(30*time.Second).WithPolling(time.Second).
+		g.Eventually(ctx, func() bool { c, _ := w.sawPressure(); return c }).WithTimeout(r.env.Scaled(Timeouts.PressureReported)).WithPolling(Timeouts.EvictionPoll).
 			Should(gomega.BeTrue(), "node %s reports MemoryPressure=True", r.Node)
-		g.Eventually(ctx, func() bool { _, t := w.sawPressure(); return t }).WithTimeout(30*time.Second).WithPolling(time.Second).
+		g.Eventually(ctx, func() bool { _, t := w.sawPressure(); return t }).WithTimeout(r.env.Scaled(Timeouts.PressureReported)).WithPolling(Timeouts.EvictionPoll).
 			Should(gomega.BeTrue(), "node %s gets the %s:NoSchedule taint", r.Node, corev1.TaintNodeMemoryPressure)
 		first := w.Evictions()
 		g.Expect(first).NotTo(gomega.BeEmpty())
 		g.Expect(first[0].Pod).To(gomega.Equal("pitfall-app"), "the first pod evicted is the 8 MiB BestEffort app, not the hog (order: %s)", w.order())
-		g.Eventually(ctx, r.evictedEvent("pitfall-app")).WithTimeout(30*time.Second).WithPolling(r.t().Poll).
+		g.Eventually(ctx, r.evictedEvent("pitfall-app")).WithTimeout(r.env.Scaled(Timeouts.EvictedEvent)).WithPolling(r.t().Poll).
 			Should(gomega.ContainSubstring("memory"), "an Evicted event for pitfall-app naming memory")
 	})
 	if err != nil {
@@ -414,7 +405,7 @@ func (r *Runbook) deleteChaos(ctx context.Context, key types.NamespacedName, w *
 	if st, err := chaos.Status(ctx, r.chaos, key); err == nil {
 		r.env.Logf("%s before deletion: %s", key.Name, st)
 	}
-	if err := chaos.Delete(ctx, r.chaos, key, 2*time.Minute); err != nil {
+	if err := chaos.Delete(ctx, r.chaos, key, r.env.Scaled(Timeouts.ChaosDeleted)); err != nil {
 		r.env.Logf("delete %s: %v", key, err)
 	}
 }
@@ -426,7 +417,7 @@ func (r *Runbook) waitPressureCleared(ctx context.Context) error {
 		clear := gomega.And(
 			matchers.HaveNodeCondition(corev1.NodeMemoryPressure, corev1.ConditionFalse),
 			gomega.Not(matchers.HaveTaint(corev1.TaintNodeMemoryPressure, corev1.TaintEffectNoSchedule)))
-		g.Eventually(ctx, r.getNode).WithTimeout(3*time.Minute).WithPolling(r.t().Poll).Should(clear, "MemoryPressure clears on %s", r.Node)
+		g.Eventually(ctx, r.getNode).WithTimeout(r.env.Scaled(Timeouts.PressureCleared)).WithPolling(r.t().Poll).Should(clear, "MemoryPressure clears on %s", r.Node)
 		g.Consistently(ctx, r.getNode).WithTimeout(StableFor).WithPolling(r.t().Poll).Should(clear, "MemoryPressure stays clear on %s for %s", r.Node, StableFor)
 	})
 }
@@ -500,7 +491,7 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 				}
 			}
 			return got
-		}).WithTimeout(4*time.Minute).WithPolling(time.Second).Should(gomega.HaveLen(len(want)), "over-request, BestEffort and the hog are evicted (so far: %s)", w.order())
+		}).WithTimeout(r.env.Scaled(Timeouts.EvictionOrder)).WithPolling(Timeouts.EvictionPoll).Should(gomega.HaveLen(len(want)), "over-request, BestEffort and the hog are evicted (so far: %s)", w.order())
 		var got, guaranteed []string
 		for _, e := range w.Evictions() {
 			if slices.Contains(want, e.Pod) {
@@ -524,7 +515,7 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 	// reports the condition: see MemoryPressure=True first, or "clears"
 	// would be true before the pressure was ever reported.
 	if err := wait.Check(func(g gomega.Gomega) {
-		g.Eventually(ctx, func() bool { c, _ := w.sawPressure(); return c }).WithTimeout(30*time.Second).WithPolling(time.Second).
+		g.Eventually(ctx, func() bool { c, _ := w.sawPressure(); return c }).WithTimeout(r.env.Scaled(Timeouts.PressureReported)).WithPolling(Timeouts.EvictionPoll).
 			Should(gomega.BeTrue(), "node %s reports MemoryPressure=True", r.Node)
 	}); err != nil {
 		return err
@@ -573,7 +564,7 @@ func (r *Runbook) NoStressorLeft(ctx context.Context) error {
 	if r.Lab.Attached {
 		return scenarios.Skipf("requires node access through Docker; this run is attached to %s", r.Lab.Kubeconfig)
 	}
-	return chaos.CheckNoStressors(ctx, r.Lab, time.Minute)
+	return chaos.CheckNoStressors(ctx, r.Lab, r.env.Scaled(Timeouts.StressorsGone))
 }
 
 // Cleanup deletes the chaos and the namespace, the priority class, and
@@ -582,7 +573,7 @@ func (r *Runbook) Cleanup(ctx context.Context) error {
 	var errs []error
 	if r.Namespace != "" {
 		if r.chaos != nil {
-			errs = append(errs, chaos.DeleteAll(ctx, r.chaos, r.Namespace, 2*time.Minute))
+			errs = append(errs, chaos.DeleteAll(ctx, r.chaos, r.Namespace, r.env.Scaled(Timeouts.ChaosDeleted)))
 		}
 		errs = append(errs, r.Lab.DeleteNamespace(ctx, r.Namespace, r.t().Cleanup))
 	}
