@@ -166,6 +166,19 @@ func (w *watch) Evictions() []Eviction {
 	return slices.Clone(w.evictions)
 }
 
+// evictedAmong splits the evictions seen so far: the pods in want, in the
+// order seen, and the others as "pod: message".
+func (w *watch) evictedAmong(want []string) (got, others []string) {
+	for _, e := range w.Evictions() {
+		if slices.Contains(want, e.Pod) {
+			got = append(got, e.Pod)
+		} else {
+			others = append(others, e.Pod+": "+e.Message)
+		}
+	}
+	return got, others
+}
+
 // order is the evicted pods' names in the order seen.
 func (w *watch) order() string {
 	var names []string
