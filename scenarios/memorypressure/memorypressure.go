@@ -49,28 +49,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
-	"github.com/nodelab/nodelab/fixtures"
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/addon/chaosmesh"
 	"github.com/nodelab/nodelab/lab/chaos"
-	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/kubelet"
-	"github.com/nodelab/nodelab/lab/manifest"
-	"github.com/nodelab/nodelab/lab/meminfo"
 	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
 	"github.com/nodelab/nodelab/scenarios/matchers"
@@ -102,42 +93,6 @@ var Scenario = scenarios.Scenario{
 		}
 	},
 }
-
-const (
-	// Headroom is how much memory may be used on the worker after tuning
-	// before the kubelet evicts (e2e_node's PriorityMemoryEvictionOrdering
-	// uses 600Mi).
-	Headroom = 768 << 20
-	// HogStress is what StressChaos makes the hog use: Headroom plus a
-	// margin, so the threshold is crossed while it runs and not after.
-	HogStress = Headroom + 384<<20
-	// HogBaseStress is the hog's first step in the fix: over its 64Mi
-	// request, with OverRequestStress still well below Headroom (the pods
-	// themselves, their shims and chaos-daemon take ~100-150 MiB of it;
-	// with 512Mi of headroom and 256 MiB here the first CI run crossed the
-	// threshold one step early).
-	HogBaseStress = 192 << 20
-	// OverRequestStress makes the over-request pod use ~128 MiB more than
-	// its 32Mi request: ranked before the BestEffort pod (~8 MiB over 0),
-	// and far below Headroom alone, so injecting it first triggers nothing.
-	OverRequestStress = 160 << 20
-	// NeedBytes is the free memory the scenario needs on the host and the
-	// worker: both stressors and 2 GiB for everything else.
-	NeedBytes = HogStress + OverRequestStress + 2<<30
-	// TransitionPeriod replaces the kubelet's 5m
-	// evictionPressureTransitionPeriod on the tuned worker, so "pressure
-	// clears" is seen in the run.
-	TransitionPeriod = 15 * time.Second
-	// StableFor is how long the cleared node must stay clear.
-	StableFor = 30 * time.Second
-	// ChaosBound ends every StressChaos by itself (spec.duration) should the
-	// run die: the host is never left under pressure.
-	ChaosBound = 4 * time.Minute
-
-	priorityClass = "nodelab-memory-pressure-platform"
-	labelSide     = "nodelab.dev/side"
-	labelRole     = "nodelab.dev/role"
-)
 
 // Runbook holds the state of one run.
 type Runbook struct {
@@ -177,26 +132,9 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 	}
 	r.Node = node.String()
 	r.node = node
-	host, err := meminfo.Host()
-	if err != nil {
-		return fmt.Errorf("read the host's MemAvailable: %w", err)
-	}
-	hostFree := host["MemAvailable"]
-	s, err := kubelet.ReadSummary(ctx, r.Lab.Client, r.Node)
-	if err != nil {
+	if err := r.measureWorker(ctx); err != nil {
 		return err
 	}
-	if s.Node.Memory == nil || s.Node.Memory.AvailableBytes == nil || s.Node.Memory.WorkingSetBytes == nil {
-		return fmt.Errorf("node %s: the summary API has no node memory.available", r.Node)
-	}
-	r.Available = *s.Node.Memory.AvailableBytes
-	if hostFree < NeedBytes || r.Available < NeedBytes {
-		return scenarios.Skipf("needs %s free for %s of stress plus margin; the host has MemAvailable %s and node %s memory.available %s",
-			matchers.Bytes(NeedBytes), matchers.Bytes(HogStress+OverRequestStress), matchers.Bytes(int64(hostFree)), r.Node, matchers.Bytes(int64(r.Available)))
-	}
-	r.Threshold = r.Available - Headroom
-	r.env.Logf("node %s: memory.available %s (working set %s); evictionHard memory.available := %s (available − %s)",
-		r.Node, matchers.Bytes(int64(r.Available)), matchers.Bytes(int64(*s.Node.Memory.WorkingSetBytes)), matchers.Bytes(int64(r.Threshold)), matchers.Bytes(Headroom))
 
 	if r.Namespace, err = chaosmesh.ChaosNamespace(ctx, r.Lab, r.Addons, "nodelab-memory-pressure"); err != nil {
 		return err
@@ -217,123 +155,8 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 	}
 	// Negative control: the threshold alone must not fire.
 	return wait.Check(func(g gomega.Gomega) {
-		g.Consistently(ctx, r.getNode).WithTimeout(2*TransitionPeriod).WithPolling(r.t().Poll).
+		g.Consistently(ctx, r.getNode).WithTimeout(quietFor).WithPolling(r.t().Poll).
 			ShouldNot(matchers.HaveNodeCondition(corev1.NodeMemoryPressure, corev1.ConditionTrue), "the tuned threshold fires with no stress at all: the worker's memory is not steady")
-	})
-}
-
-// pickWorker returns the worker with the fewest pods the kubelet could
-// evict besides ours (non-critical pods of other namespaces), so no
-// bystander is ranked between the scenario's pods.
-func (r *Runbook) pickWorker(ctx context.Context) (nodes.Node, error) {
-	kn, err := r.Lab.KindNodes()
-	if err != nil {
-		return nil, err
-	}
-	pods, err := r.Lab.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("list pods: %w", err)
-	}
-	var best nodes.Node
-	bestCount := -1
-	var bystanders []string
-	for _, n := range kn {
-		role, err := n.Role()
-		if err != nil || role != "worker" {
-			continue
-		}
-		var evictable []string
-		for _, p := range pods.Items {
-			if p.Spec.NodeName == n.String() && p.Status.Phase == corev1.PodRunning && !critical(&p) {
-				evictable = append(evictable, p.Namespace+"/"+p.Name)
-			}
-		}
-		if bestCount < 0 || len(evictable) < bestCount {
-			best, bestCount, bystanders = n, len(evictable), evictable
-		}
-	}
-	if best == nil {
-		return nil, scenarios.Skipf("needs a worker node; lab %s has only a control plane", r.Lab.Name)
-	}
-	if len(bystanders) > 0 {
-		r.env.Logf("worker %s also runs evictable pods that may be evicted too: %s", best, strings.Join(bystanders, ", "))
-	}
-	return best, nil
-}
-
-// critical mirrors the kubelet's IsCriticalPod for API pods: priority at or
-// above system-cluster-critical's.
-func critical(p *corev1.Pod) bool {
-	return p.Spec.Priority != nil && *p.Spec.Priority >= 2000000000
-}
-
-func (r *Runbook) createPriorityClass(ctx context.Context) error {
-	objs, err := manifest.Decode(fixtures.FS, "memory-pressure/priorityclass.yaml")
-	if err != nil {
-		return err
-	}
-	ap, err := manifest.NewApplier(r.Lab.Config)
-	if err != nil {
-		return err
-	}
-	err = ap.Create(ctx, objs)
-	if apierrors.IsAlreadyExists(err) {
-		pc, gerr := r.Lab.Client.SchedulingV1().PriorityClasses().Get(ctx, priorityClass, metav1.GetOptions{})
-		if gerr != nil || pc.Labels[manifest.ManagedByLabel] != manifest.ManagedByValue {
-			return fmt.Errorf("PriorityClass %s exists and is not nodelab's: %w", priorityClass, err)
-		}
-		r.env.Logf("PriorityClass %s left by an earlier run: reusing it", priorityClass)
-		err = nil
-	}
-	r.createdPC = err == nil
-	return err
-}
-
-// createPods creates the pods of one fixture file on the tuned worker and
-// waits until they run.
-func (r *Runbook) createPods(ctx context.Context, file string) ([]corev1.Pod, error) {
-	pods, err := manifest.DecodePods(fixtures.FS, file)
-	if err != nil {
-		return nil, err
-	}
-	return r.Lab.CreatePodsOn(ctx, r.Namespace, r.Node, images.AgnhostImage, pods, r.t().PodStart)
-}
-
-func (r *Runbook) getNode(ctx context.Context) (*corev1.Node, error) {
-	return r.Lab.Client.CoreV1().Nodes().Get(ctx, r.Node, metav1.GetOptions{})
-}
-
-func (r *Runbook) getPod(name string) func(context.Context) (*corev1.Pod, error) {
-	return func(ctx context.Context) (*corev1.Pod, error) {
-		return r.Lab.Client.CoreV1().Pods(r.Namespace).Get(ctx, name, metav1.GetOptions{})
-	}
-}
-
-// stress injects a memStress of size bytes into the pods with the labels
-// and waits until it runs.
-func (r *Runbook) stress(ctx context.Context, name string, sel map[string]string, bytes int64) (types.NamespacedName, error) {
-	return chaos.InjectMemory(ctx, r.chaos, chaos.MemoryStress{Namespace: r.Namespace, Name: name, Selector: sel,
-		Workers: 1, Size: fmt.Sprintf("%dMiB", bytes>>20), Duration: ChaosBound}, 2*time.Minute)
-}
-
-// waitWorkingSet waits until the pod's working set (summary API) reaches at least min bytes.
-func (r *Runbook) waitWorkingSet(ctx context.Context, pod string, atLeast uint64) error {
-	var last string
-	return wait.Check(func(g gomega.Gomega) {
-		g.Eventually(ctx, func(ctx context.Context) (uint64, error) {
-			s, err := kubelet.ReadSummary(ctx, r.Lab.Client, r.Node)
-			if err != nil {
-				return 0, err
-			}
-			ps := s.Pod(r.Namespace, pod)
-			if ps == nil || ps.Memory == nil || ps.Memory.WorkingSetBytes == nil {
-				last = "no stats yet"
-				return 0, nil
-			}
-			last = matchers.Bytes(int64(*ps.Memory.WorkingSetBytes))
-			return *ps.Memory.WorkingSetBytes, nil
-		}).WithTimeout(time.Minute).WithPolling(r.t().Poll).Should(gomega.BeNumerically(">=", atLeast),
-			func() string { return fmt.Sprintf("working set of %s (last %s)", pod, last) })
 	})
 }
 
@@ -353,16 +176,16 @@ func (r *Runbook) PitfallBestEffortEvicted(ctx context.Context) error {
 	defer r.deleteChaos(ctx, key, w)
 
 	err = wait.Check(func(g gomega.Gomega) {
-		g.Eventually(ctx, r.getPod("pitfall-app")).WithTimeout(3*time.Minute).WithPolling(time.Second).
+		g.Eventually(ctx, r.getPod("pitfall-app")).WithTimeout(r.env.Scaled(Timeouts.AppEvicted)).WithPolling(Timeouts.EvictionPoll).
 			Should(matchers.BeEvictedFor("memory"), "the BestEffort app is evicted while the hog holds %d MiB", HogStress>>20)
-		g.Eventually(ctx, func() bool { c, _ := w.sawPressure(); return c }).WithTimeout(30*time.Second).WithPolling(time.Second).
+		g.Eventually(ctx, func() bool { c, _ := w.sawPressure(); return c }).WithTimeout(r.env.Scaled(Timeouts.PressureReported)).WithPolling(Timeouts.EvictionPoll).
 			Should(gomega.BeTrue(), "node %s reports MemoryPressure=True", r.Node)
-		g.Eventually(ctx, func() bool { _, t := w.sawPressure(); return t }).WithTimeout(30*time.Second).WithPolling(time.Second).
+		g.Eventually(ctx, func() bool { _, t := w.sawPressure(); return t }).WithTimeout(r.env.Scaled(Timeouts.PressureReported)).WithPolling(Timeouts.EvictionPoll).
 			Should(gomega.BeTrue(), "node %s gets the %s:NoSchedule taint", r.Node, corev1.TaintNodeMemoryPressure)
 		first := w.Evictions()
 		g.Expect(first).NotTo(gomega.BeEmpty())
 		g.Expect(first[0].Pod).To(gomega.Equal("pitfall-app"), "the first pod evicted is the 8 MiB BestEffort app, not the hog (order: %s)", w.order())
-		g.Eventually(ctx, r.evictedEvent("pitfall-app")).WithTimeout(30*time.Second).WithPolling(r.t().Poll).
+		g.Eventually(ctx, r.evictedEvent("pitfall-app")).WithTimeout(r.env.Scaled(Timeouts.EvictedEvent)).WithPolling(r.t().Poll).
 			Should(gomega.ContainSubstring("memory"), "an Evicted event for pitfall-app naming memory")
 	})
 	if err != nil {
@@ -374,52 +197,6 @@ func (r *Runbook) PitfallBestEffortEvicted(ctx context.Context) error {
 	return r.waitPressureCleared(ctx)
 }
 
-// checkHeadroomLeft fails when the worker's memory.available is no longer
-// comfortably above the threshold plus the stress that must not trip it:
-// the steps' order assertions would then not mean what they say.
-func (r *Runbook) checkHeadroomLeft(ctx context.Context, mustFit int64) error {
-	s, err := kubelet.ReadSummary(ctx, r.Lab.Client, r.Node)
-	if err != nil {
-		return err
-	}
-	if s.Node.Memory == nil || s.Node.Memory.AvailableBytes == nil {
-		return fmt.Errorf("node %s: the summary API has no node memory.available", r.Node)
-	}
-	left := int64(*s.Node.Memory.AvailableBytes) - int64(r.Threshold)
-	r.env.Logf("headroom left above the threshold on %s: %s (the first stress steps need %s of it, plus 128 MiB margin)", r.Node, matchers.Bytes(left), matchers.Bytes(mustFit))
-	if left < mustFit+128<<20 {
-		return fmt.Errorf("only %s left above the eviction threshold on %s before any stress, %s needed: the worker's own memory grew by %s since Prepare measured it; run the scenario on a lab with nothing else scheduled on its workers, or raise memorypressure.Headroom",
-			matchers.Bytes(left), r.Node, matchers.Bytes(mustFit+128<<20), matchers.Bytes(Headroom-left))
-	}
-	return nil
-}
-
-// evictedEvent returns the message of the Evicted event of pod, or "".
-func (r *Runbook) evictedEvent(pod string) func(context.Context) (string, error) {
-	return func(ctx context.Context) (string, error) {
-		evs, err := r.Lab.Client.CoreV1().Events(r.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + pod + ",reason=Evicted"})
-		if err != nil {
-			return "", err
-		}
-		for _, e := range evs.Items {
-			return e.Message, nil
-		}
-		return "", nil
-	}
-}
-
-func (r *Runbook) deleteChaos(ctx context.Context, key types.NamespacedName, w *watch) {
-	w.mark("recover", "delete "+key.Name)
-	// The step deletes its chaos before a failure bundle is collected:
-	// keep its last status in the log and the report.
-	if st, err := chaos.Status(ctx, r.chaos, key); err == nil {
-		r.env.Logf("%s before deletion: %s", key.Name, st)
-	}
-	if err := chaos.Delete(ctx, r.chaos, key, 2*time.Minute); err != nil {
-		r.env.Logf("delete %s: %v", key, err)
-	}
-}
-
 // waitPressureCleared waits until the worker has no MemoryPressure and no
 // taint, then checks it stays clear for StableFor.
 func (r *Runbook) waitPressureCleared(ctx context.Context) error {
@@ -427,7 +204,7 @@ func (r *Runbook) waitPressureCleared(ctx context.Context) error {
 		clear := gomega.And(
 			matchers.HaveNodeCondition(corev1.NodeMemoryPressure, corev1.ConditionFalse),
 			gomega.Not(matchers.HaveTaint(corev1.TaintNodeMemoryPressure, corev1.TaintEffectNoSchedule)))
-		g.Eventually(ctx, r.getNode).WithTimeout(3*time.Minute).WithPolling(r.t().Poll).Should(clear, "MemoryPressure clears on %s", r.Node)
+		g.Eventually(ctx, r.getNode).WithTimeout(r.env.Scaled(Timeouts.PressureCleared)).WithPolling(r.t().Poll).Should(clear, "MemoryPressure clears on %s", r.Node)
 		g.Consistently(ctx, r.getNode).WithTimeout(StableFor).WithPolling(r.t().Poll).Should(clear, "MemoryPressure stays clear on %s for %s", r.Node, StableFor)
 	})
 }
@@ -465,59 +242,12 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 	// crosses the threshold, and the stats are seen to show it: the
 	// over-request pod, then the hog's first HogBaseStress; only then the
 	// rest of the hog's stress tips the node over.
-	w.mark("inject", fmt.Sprintf("over-request +%d MiB", OverRequestStress>>20))
-	overKey, err := r.stress(ctx, "fix-over-request", map[string]string{labelSide: "fix", labelRole: "over-request"}, OverRequestStress)
+	keys, err := r.rampUp(ctx, w)
+	defer r.deleteChaosAll(ctx, keys, w)
 	if err != nil {
 		return err
 	}
-	defer r.deleteChaos(ctx, overKey, w)
-	if err := r.waitWorkingSet(ctx, "fix-over-request", OverRequestStress-8<<20); err != nil {
-		return err
-	}
-	hog := map[string]string{labelSide: "fix", labelRole: "hog"}
-	w.mark("inject", fmt.Sprintf("hog +%d MiB", HogBaseStress>>20))
-	baseKey, err := r.stress(ctx, "fix-hog-base", hog, HogBaseStress)
-	if err != nil {
-		return err
-	}
-	defer r.deleteChaos(ctx, baseKey, w)
-	if err := r.waitWorkingSet(ctx, "fix-hog", HogBaseStress-8<<20); err != nil {
-		return err
-	}
-	w.mark("inject", fmt.Sprintf("hog +%d MiB", (HogStress-HogBaseStress)>>20))
-	hogKey, err := r.stress(ctx, "fix-hog", hog, HogStress-HogBaseStress)
-	if err != nil {
-		return err
-	}
-	defer r.deleteChaos(ctx, hogKey, w)
-
-	want := []string{"fix-over-request", "fix-besteffort", "fix-hog"}
-	err = wait.Check(func(g gomega.Gomega) {
-		g.Eventually(ctx, func() []string {
-			var got []string
-			for _, e := range w.Evictions() {
-				if slices.Contains(want, e.Pod) {
-					got = append(got, e.Pod)
-				}
-			}
-			return got
-		}).WithTimeout(4*time.Minute).WithPolling(time.Second).Should(gomega.HaveLen(len(want)), "over-request, BestEffort and the hog are evicted (so far: %s)", w.order())
-		var got, guaranteed []string
-		for _, e := range w.Evictions() {
-			if slices.Contains(want, e.Pod) {
-				got = append(got, e.Pod)
-			} else {
-				guaranteed = append(guaranteed, e.Pod+": "+e.Message)
-			}
-		}
-		g.Expect(guaranteed).To(gomega.BeEmpty(), "no Guaranteed pod is evicted (order %s)", w.order())
-		g.Expect(got).To(gomega.Equal(want), "the kubelet's ranking: over its request by the most first, BestEffort next, the higher-priority hog last")
-		for _, name := range want {
-			p, _ := r.getPod(name)(ctx)
-			g.Expect(p).To(matchers.BeEvictedFor("memory"))
-		}
-	})
-	if err != nil {
+	if err := r.checkEvictionOrder(ctx, w); err != nil {
 		return err
 	}
 	r.env.Logf("fix: eviction order %s", w.order())
@@ -525,7 +255,7 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 	// reports the condition: see MemoryPressure=True first, or "clears"
 	// would be true before the pressure was ever reported.
 	if err := wait.Check(func(g gomega.Gomega) {
-		g.Eventually(ctx, func() bool { c, _ := w.sawPressure(); return c }).WithTimeout(30*time.Second).WithPolling(time.Second).
+		g.Eventually(ctx, func() bool { c, _ := w.sawPressure(); return c }).WithTimeout(r.env.Scaled(Timeouts.PressureReported)).WithPolling(Timeouts.EvictionPoll).
 			Should(gomega.BeTrue(), "node %s reports MemoryPressure=True", r.Node)
 	}); err != nil {
 		return err
@@ -533,8 +263,33 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 	if err := r.waitPressureCleared(ctx); err != nil {
 		return err
 	}
-	// The Guaranteed pods lived through it all: same pod, running, no restart.
-	err = wait.Check(func(g gomega.Gomega) {
+	if err := r.checkGuaranteedLived(ctx, starts); err != nil {
+		return err
+	}
+	return r.newPodStarts(ctx)
+}
+
+// checkEvictionOrder waits until the watch has seen over-request,
+// BestEffort and the hog evicted, and checks that order and that no
+// Guaranteed pod went.
+func (r *Runbook) checkEvictionOrder(ctx context.Context, w *watch) error {
+	want := []string{"fix-over-request", "fix-besteffort", "fix-hog"}
+	return wait.Check(func(g gomega.Gomega) {
+		g.Eventually(ctx, func() []string { got, _ := w.evictedAmong(want); return got }).WithTimeout(r.env.Scaled(Timeouts.EvictionOrder)).WithPolling(Timeouts.EvictionPoll).Should(gomega.HaveLen(len(want)), "over-request, BestEffort and the hog are evicted (so far: %s)", w.order())
+		got, guaranteed := w.evictedAmong(want)
+		g.Expect(guaranteed).To(gomega.BeEmpty(), "no Guaranteed pod is evicted (order %s)", w.order())
+		g.Expect(got).To(gomega.Equal(want), "the kubelet's ranking: over its request by the most first, BestEffort next, the higher-priority hog last")
+		for _, name := range want {
+			p, _ := r.getPod(name)(ctx)
+			g.Expect(p).To(matchers.BeEvictedFor("memory"))
+		}
+	})
+}
+
+// checkGuaranteedLived checks that the Guaranteed pods lived through it
+// all: same pod (UID as created), running, no restart.
+func (r *Runbook) checkGuaranteedLived(ctx context.Context, starts map[string]types.UID) error {
+	return wait.Check(func(g gomega.Gomega) {
 		for _, name := range []string{"fix-app", "fix-control"} {
 			p, err := r.getPod(name)(ctx)
 			g.Expect(err).NotTo(gomega.HaveOccurred())
@@ -543,29 +298,6 @@ func (r *Runbook) FixGuaranteedSurvives(ctx context.Context) error {
 			g.Expect(p.Status.ContainerStatuses).To(gomega.HaveEach(gomega.HaveField("RestartCount", gomega.BeZero())), "%s never restarted", name)
 		}
 	})
-	if err != nil {
-		return err
-	}
-	return r.newPodStarts(ctx)
-}
-
-// newPodStarts schedules a fresh pod onto the worker: the taint is gone
-// and the kubelet admits it.
-func (r *Runbook) newPodStarts(ctx context.Context) error {
-	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "after-pressure", Labels: map[string]string{manifest.ManagedByLabel: manifest.ManagedByValue}},
-		Spec: corev1.PodSpec{
-			NodeSelector: map[string]string{corev1.LabelHostname: r.Node},
-			Containers: []corev1.Container{{Name: "app", Image: images.AgnhostImage, Args: []string{"pause"},
-				ImagePullPolicy: corev1.PullIfNotPresent,
-				Resources:       corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("16Mi")}}}},
-		},
-	}
-	if _, err := r.Lab.Client.CoreV1().Pods(r.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create pod %s: %w", p.Name, err)
-	}
-	_, err := r.Lab.WaitPodRunning(ctx, r.Namespace, p.Name, r.t().PodStart)
-	return err
 }
 
 // NoStressorLeft checks that no memStress or stress-ng process runs on
@@ -574,7 +306,7 @@ func (r *Runbook) NoStressorLeft(ctx context.Context) error {
 	if r.Lab.Attached {
 		return scenarios.Skipf("requires node access through Docker; this run is attached to %s", r.Lab.Kubeconfig)
 	}
-	return chaos.CheckNoStressors(ctx, r.Lab, time.Minute)
+	return chaos.CheckNoStressors(ctx, r.Lab, r.env.Scaled(Timeouts.StressorsGone))
 }
 
 // Cleanup deletes the chaos and the namespace, the priority class, and
@@ -583,15 +315,12 @@ func (r *Runbook) Cleanup(ctx context.Context) error {
 	var errs []error
 	if r.Namespace != "" {
 		if r.chaos != nil {
-			errs = append(errs, chaos.DeleteAll(ctx, r.chaos, r.Namespace, 2*time.Minute))
+			errs = append(errs, chaos.DeleteAll(ctx, r.chaos, r.Namespace, r.env.Scaled(Timeouts.ChaosDeleted)))
 		}
 		errs = append(errs, r.Lab.DeleteNamespace(ctx, r.Namespace, r.t().Cleanup))
 	}
 	if r.createdPC {
-		err := r.Lab.Client.SchedulingV1().PriorityClasses().Delete(ctx, priorityClass, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete PriorityClass %s: %w", priorityClass, err))
-		}
+		errs = append(errs, r.deletePriorityClass(ctx))
 	}
 	if r.restoreKubelet != nil {
 		errs = append(errs, r.restoreKubelet(ctx))

@@ -58,7 +58,7 @@ func (r *Runbook) startWatch(ctx context.Context, side, title string) *watch {
 	}
 	go func() {
 		defer close(w.done)
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(sampleEvery)
 		defer t.Stop()
 		for {
 			w.sample(ctx)
@@ -76,7 +76,7 @@ func (r *Runbook) startWatch(ctx context.Context, side, title string) *watch {
 func (w *watch) stop() *timeline.Timeline {
 	w.cancel()
 	<-w.done
-	return w.rec.Build(time.Second, time.Now())
+	return w.rec.Build(timelineBucket, time.Now())
 }
 
 func (w *watch) mark(kind, text string) { w.rec.Mark(time.Now(), kind, text) }
@@ -123,7 +123,7 @@ func (w *watch) noteEviction(p corev1.Pod, now time.Time) {
 	}
 	w.evictions = append(w.evictions, Eviction{Pod: p.Name, Seen: now, Message: p.Status.Message})
 	w.rec.Mark(now, "evicted", p.Name)
-	w.r.env.Logf("%s evicted at +%s: %s", p.Name, now.Sub(w.rec.Start()).Round(100*time.Millisecond), p.Status.Message)
+	w.r.env.Logf("%s evicted at +%s: %s", p.Name, now.Sub(w.rec.Start()).Round(displayRound), p.Status.Message)
 }
 
 func (w *watch) noteNode(n *corev1.Node, now time.Time) {
@@ -137,7 +137,7 @@ func (w *watch) noteNode(n *corev1.Node, now time.Time) {
 	}
 	if pressure != w.pressure {
 		w.rec.Mark(now, "condition", fmt.Sprintf("MemoryPressure=%v", pressure))
-		w.r.env.Logf("node %s MemoryPressure=%v at +%s", n.Name, pressure, now.Sub(w.rec.Start()).Round(100*time.Millisecond))
+		w.r.env.Logf("node %s MemoryPressure=%v at +%s", n.Name, pressure, now.Sub(w.rec.Start()).Round(displayRound))
 	}
 	w.pressure = pressure
 	w.sawCond = w.sawCond || pressure
@@ -164,6 +164,19 @@ func (w *watch) Evictions() []Eviction {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.evictions)
+}
+
+// evictedAmong splits the evictions seen so far: the pods in want, in the
+// order seen, and the others as "pod: message".
+func (w *watch) evictedAmong(want []string) (got, others []string) {
+	for _, e := range w.Evictions() {
+		if slices.Contains(want, e.Pod) {
+			got = append(got, e.Pod)
+		} else {
+			others = append(others, e.Pod+": "+e.Message)
+		}
+	}
+	return got, others
 }
 
 // order is the evicted pods' names in the order seen.
