@@ -118,8 +118,6 @@ const (
 	WorkingSetTolerance = 8 << 20
 	// OOMStressSize is more than Limit: the container's cgroup must OOM.
 	OOMStressSize = 640 << 20
-	// ChaosBound ends every StressChaos by itself should the run die.
-	ChaosBound = 3 * time.Minute
 
 	guaranteedOOMScoreAdj = -997
 	besteffortOOMScoreAdj = 1000
@@ -313,7 +311,7 @@ func (r *Runbook) FixCgroupTellsTheTruth(ctx context.Context) error {
 		g.Expect(err).NotTo(gomega.HaveOccurred())
 		g.Expect(m.Limit).To(gomega.Equal(uint64(Limit)), "the node's view of the container's cgroup: %s", m)
 		g.Expect(m.InactiveFile).To(gomega.BeNumerically(">=", PageCacheSize/2), "the file written in the container is inactive page cache in its cgroup: %s", m)
-		g.Eventually(ctx, r.workingSetReading).WithTimeout(time.Minute).WithPolling(r.t().Poll).
+		g.Eventually(ctx, r.workingSetReading).WithTimeout(r.env.Scaled(Timeouts.WorkingSet)).WithPolling(r.t().Poll).
 			Should(matchers.HaveWorkingSetWithin(WorkingSetTolerance), "kubelet working_set = usage − inactive_file")
 		reading, err := r.workingSetReading(ctx)
 		g.Expect(err).NotTo(gomega.HaveOccurred())
@@ -342,7 +340,7 @@ func (r *Runbook) FixCgroupTellsTheTruth(ctx context.Context) error {
 			app, ctl, err := r.pair(ctx)
 			growth = float64(int64(app.WorkingSet)-int64(ctl.WorkingSet)) - float64(int64(appBefore.WorkingSet)-int64(ctlBefore.WorkingSet))
 			return growth, err
-		}).WithTimeout(time.Minute).WithPolling(r.t().Poll).Should(gomega.BeNumerically("~", want, GrowthTolerance),
+		}).WithTimeout(r.env.Scaled(Timeouts.Growth)).WithPolling(r.t().Poll).Should(gomega.BeNumerically("~", want, GrowthTolerance),
 			func() string {
 				return fmt.Sprintf("the app's working set grows by the injected %s relative to the control (grew %s)", matchers.Bytes(StressSize), matchers.Bytes(int64(growth)))
 			})
@@ -379,7 +377,7 @@ func (r *Runbook) pair(ctx context.Context) (app, control nodeexec.MemoryStats, 
 func (r *Runbook) stress(ctx context.Context, name string, size int64, oomScoreAdj int) (types.NamespacedName, error) {
 	r.rec.Mark(time.Now(), "inject", fmt.Sprintf("%s %d MiB", name, size>>20))
 	return chaos.InjectMemory(ctx, r.chaos, chaos.MemoryStress{Namespace: r.Namespace, Name: name, Selector: map[string]string{"nodelab.dev/role": "app"},
-		Workers: 1, Size: fmt.Sprintf("%dMiB", size>>20), OOMScoreAdj: oomScoreAdj, Duration: ChaosBound}, 2*time.Minute)
+		Workers: 1, Size: fmt.Sprintf("%dMiB", size>>20), OOMScoreAdj: oomScoreAdj, Duration: ChaosBound}, r.env.Scaled(Timeouts.Inject))
 }
 
 func (r *Runbook) deleteChaos(ctx context.Context, key types.NamespacedName) {
@@ -389,7 +387,7 @@ func (r *Runbook) deleteChaos(ctx context.Context, key types.NamespacedName) {
 	if st, err := chaos.Status(ctx, r.chaos, key); err == nil {
 		r.env.Logf("%s before deletion: %s", key.Name, st)
 	}
-	if err := chaos.Delete(ctx, r.chaos, key, 2*time.Minute); err != nil {
+	if err := chaos.Delete(ctx, r.chaos, key, r.env.Scaled(Timeouts.ChaosDelete)); err != nil {
 		r.env.Logf("delete %s: %v", key, err)
 	}
 }
@@ -536,13 +534,13 @@ func (r *Runbook) beyondLimit(ctx context.Context, name string, adj int) error {
 		g.Eventually(ctx, func(ctx context.Context) (uint64, error) {
 			c, p, err := r.oomKills(ctx)
 			return c + p, err
-		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(gomega.BeNumerically(">", cBefore+pBefore),
+		}).WithTimeout(r.env.Scaled(Timeouts.OOMKill)).WithPolling(Timeouts.OOMPoll).Should(gomega.BeNumerically(">", cBefore+pBefore),
 			"the cgroup's oom_kill counter grows: %s past a %s limit is a cgroup OOM kill", matchers.Bytes(OOMStressSize), matchers.Bytes(Limit))
 		r.rec.Mark(time.Now(), "oom", name)
 		if wholeContainer {
-			g.Eventually(ctx, r.getPod("app")).WithTimeout(time.Minute).WithPolling(time.Second).Should(matchers.HaveBeenOOMKilled("app"))
+			g.Eventually(ctx, r.getPod("app")).WithTimeout(r.env.Scaled(Timeouts.AppOOMKilled)).WithPolling(Timeouts.OOMPoll).Should(matchers.HaveBeenOOMKilled("app"))
 		} else {
-			g.Consistently(ctx, r.getPod("app")).WithTimeout(10*time.Second).WithPolling(time.Second).Should(gomega.And(
+			g.Consistently(ctx, r.getPod("app")).WithTimeout(r.env.Scaled(Timeouts.AppSurvives)).WithPolling(Timeouts.OOMPoll).Should(gomega.And(
 				gomega.HaveField("Status.Phase", corev1.PodRunning),
 				gomega.HaveField("Status.ContainerStatuses", gomega.HaveEach(gomega.HaveField("RestartCount", restartsBefore)))),
 				"the app container was not killed: the stressor was")
@@ -666,7 +664,7 @@ func (r *Runbook) NoStressorLeft(ctx context.Context) error {
 	if r.Lab.Attached {
 		return scenarios.Skipf("requires node access through Docker; this run is attached to %s", r.Lab.Kubeconfig)
 	}
-	if err := chaos.CheckNoStressors(ctx, r.Lab, time.Minute); err != nil {
+	if err := chaos.CheckNoStressors(ctx, r.Lab, r.env.Scaled(Timeouts.StressorsGone)); err != nil {
 		return err
 	}
 	if r.baseline.Version == 0 {
@@ -676,7 +674,7 @@ func (r *Runbook) NoStressorLeft(ctx context.Context) error {
 		g.Eventually(ctx, func(ctx context.Context) (uint64, error) {
 			m, err := r.memory(ctx, "app")
 			return m.WorkingSet, err
-		}).WithTimeout(time.Minute).WithPolling(r.t().Poll).Should(gomega.BeNumerically("<=", r.baseline.WorkingSet+8<<20),
+		}).WithTimeout(r.env.Scaled(Timeouts.Baseline)).WithPolling(r.t().Poll).Should(gomega.BeNumerically("<=", r.baseline.WorkingSet+8<<20),
 			"the app's working set is back near its baseline %s", matchers.Bytes(int64(r.baseline.WorkingSet)))
 	})
 }
@@ -687,7 +685,7 @@ func (r *Runbook) Timeline() *timeline.Timeline {
 	if r.rec == nil {
 		return nil
 	}
-	return r.rec.Build(time.Second, time.Now())
+	return r.rec.Build(timelineBucket, time.Now())
 }
 
 // Cleanup deletes the chaos and the namespace.
@@ -697,7 +695,7 @@ func (r *Runbook) Cleanup(ctx context.Context) error {
 	}
 	var errs []error
 	if r.chaos != nil {
-		errs = append(errs, chaos.DeleteAll(ctx, r.chaos, r.Namespace, 2*time.Minute))
+		errs = append(errs, chaos.DeleteAll(ctx, r.chaos, r.Namespace, r.env.Scaled(Timeouts.ChaosDelete)))
 	}
 	errs = append(errs, r.Lab.DeleteNamespace(ctx, r.Namespace, r.t().Cleanup))
 	return errors.Join(errs...)
