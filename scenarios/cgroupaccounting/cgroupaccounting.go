@@ -44,29 +44,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
-	"github.com/nodelab/nodelab/fixtures"
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/addon/chaosmesh"
 	"github.com/nodelab/nodelab/lab/chaos"
-	"github.com/nodelab/nodelab/lab/images"
-	"github.com/nodelab/nodelab/lab/kubelet"
-	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/meminfo"
 	"github.com/nodelab/nodelab/lab/nodeexec"
-	"github.com/nodelab/nodelab/lab/podexec"
 	"github.com/nodelab/nodelab/lab/timeline"
 	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
@@ -102,30 +93,6 @@ var Scenario = scenarios.Scenario{
 	},
 }
 
-const (
-	// Limit is the app's memory limit (the seed's 500Mi).
-	Limit = 500 << 20
-	// StressSize is injected into the app, well inside its limit.
-	StressSize = 256 << 20
-	// GrowthTolerance bounds |growth − StressSize| of the app's working set
-	// relative to the control (memStress touches every page it maps; the
-	// rest is the stressor's own binary and stacks).
-	GrowthTolerance = 16 << 20
-	// PageCacheSize is written to a file in the app container so its cgroup
-	// holds reclaimable page cache: working_set must leave it out.
-	PageCacheSize = 64 << 20
-	// WorkingSetTolerance bounds |kubelet working_set − (usage −
-	// inactive_file)|: the two are read a moment apart.
-	WorkingSetTolerance = 8 << 20
-	// OOMStressSize is more than Limit: the container's cgroup must OOM.
-	OOMStressSize = 640 << 20
-	// ChaosBound ends every StressChaos by itself should the run die.
-	ChaosBound = 3 * time.Minute
-
-	guaranteedOOMScoreAdj = -997
-	besteffortOOMScoreAdj = 1000
-)
-
 // Runbook holds the state of one run.
 type Runbook struct {
 	env       scenarios.Env
@@ -148,14 +115,6 @@ func New(env scenarios.Env) *Runbook {
 	return &Runbook{env: env, Lab: env.Lab, Addons: env.Addons}
 }
 
-// withTimeline reports the memory timeline recorded so far after step.
-func (r *Runbook) withTimeline(step func(context.Context) error) func(context.Context) error {
-	return func(ctx context.Context) error {
-		defer func() { r.env.Timeline("memory", r.Timeline()) }()
-		return step(ctx)
-	}
-}
-
 func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 
 // Prepare installs Chaos Mesh and starts the pods on one worker.
@@ -163,20 +122,10 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 	if r.Lab.Attached {
 		return scenarios.Skipf("requires a lab created by nodelab: cgroup files are read in the node containers; this run is attached to %s", r.Lab.Kubeconfig)
 	}
-	kn, err := r.Lab.KindNodes()
-	if err != nil {
+	if err := r.pickWorker(); err != nil {
 		return err
 	}
-	for _, n := range kn {
-		if role, err := n.Role(); err == nil && role == "worker" {
-			r.node = n
-			break
-		}
-	}
-	if r.node == nil {
-		return scenarios.Skipf("needs a worker node; lab %s has only a control plane", r.Lab.Name)
-	}
-	r.Node = r.node.String()
+	var err error
 	if r.version, err = nodeexec.DetectCgroupVersion(ctx, r.node); err != nil {
 		return err
 	}
@@ -188,45 +137,12 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 	if r.chaos, err = chaos.Client(r.Lab); err != nil {
 		return err
 	}
-	pods, err := manifest.DecodePods(fixtures.FS, "cgroup-accounting/pods.yaml")
-	if err != nil {
+	if err := r.startPods(ctx); err != nil {
 		return err
-	}
-	running, err := r.Lab.CreatePodsOn(ctx, ns, r.Node, images.AgnhostImage, pods, r.t().PodStart)
-	if err != nil {
-		return err
-	}
-	r.pods, r.cgroups = map[string]*corev1.Pod{}, map[string]string{}
-	for i := range running {
-		p := &running[i]
-		dir, _, err := nodeexec.FindContainerCgroup(ctx, r.node, nodeexec.ContainerCgroup{
-			QOS: p.Status.QOSClass, PodUID: string(p.UID), ContainerID: p.Status.ContainerStatuses[0].ContainerID})
-		if err != nil {
-			return err
-		}
-		r.pods[p.Name], r.cgroups[p.Name] = p, dir
 	}
 	r.rec = timeline.NewRecorder("cgroup-accounting: app (200Mi/500Mi) vs control on "+r.Node, "MiB", time.Now())
 	r.env.Logf("pods on %s (%s); app's cgroup: %s", r.Node, r.version, r.cgroups["app"])
 	return nil
-}
-
-// memory reads a pod's container cgroup from the node and samples it.
-func (r *Runbook) memory(ctx context.Context, pod string) (nodeexec.MemoryStats, error) {
-	m, err := nodeexec.ReadMemoryStats(ctx, r.node, r.version, r.cgroups[pod])
-	if err == nil && r.rec != nil {
-		now := time.Now()
-		r.rec.Sample(pod+" working_set", now, float64(m.WorkingSet)/(1<<20))
-		r.rec.Sample(pod+" usage", now, float64(m.Usage)/(1<<20))
-		if pod == "app" && !m.Unlimited {
-			r.rec.Sample("app limit", now, float64(m.Limit)/(1<<20))
-		}
-	}
-	return m, err
-}
-
-func (r *Runbook) exec(ctx context.Context, pod string, command ...string) (string, error) {
-	return podexec.Run(ctx, r.Lab.Config, r.Lab.Client, podexec.Target{Namespace: r.Namespace, Pod: pod, Container: "app"}, command...)
 }
 
 // PitfallMeminfoShowsHost: inside the 500Mi container, /proc/meminfo and
@@ -240,11 +156,10 @@ func (r *Runbook) PitfallMeminfoShowsHost(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("/proc/meminfo in the app container: %w", err)
 	}
-	n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, r.Node, metav1.GetOptions{})
+	capacity, err := r.nodeMemory(ctx)
 	if err != nil {
-		return fmt.Errorf("get node %s: %w", r.Node, err)
+		return err
 	}
-	capacity := n.Status.Capacity.Memory().Value()
 	freeOut, freeErr := r.exec(ctx, "app", "free", "-b")
 	if freeErr != nil {
 		freeOut, freeErr = r.exec(ctx, "app", "busybox", "free", "-b")
@@ -263,43 +178,20 @@ func (r *Runbook) PitfallMeminfoShowsHost(ctx context.Context) error {
 	})
 }
 
-// freeMemTotal returns the total of free's "Mem:" line (bytes with -b).
-func freeMemTotal(out string) (int64, error) {
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "Mem:" {
-			v, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("free: Mem total %q is not a number", f[1])
-			}
-			return v, nil
-		}
-	}
-	return 0, fmt.Errorf("free printed no Mem: line: %q", out)
-}
-
-// containerLimit reads the limit the container sees in its own cgroup
-// filesystem: v2 memory.max, or v1 memory.limit_in_bytes.
-func (r *Runbook) containerLimit(ctx context.Context) (int64, string, error) {
-	file := "/sys/fs/cgroup/memory.max"
-	if r.version == nodeexec.CgroupV1 {
-		file = "/sys/fs/cgroup/memory/memory.limit_in_bytes"
-	}
-	out, err := r.exec(ctx, "app", "cat", file)
-	if err != nil {
-		return 0, file, err
-	}
-	v, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
-	if err != nil {
-		return 0, file, fmt.Errorf("%s in the container: %q is not a byte count", file, strings.TrimSpace(out))
-	}
-	return v, file, nil
-}
-
 // FixCgroupTellsTheTruth: the cgroup files report the container, the
 // kubelet's working_set is usage − inactive_file, and a StressChaos of
 // StressSize shows up as StressSize of working set.
 func (r *Runbook) FixCgroupTellsTheTruth(ctx context.Context) error {
+	if err := r.checkCgroupReportsContainer(ctx); err != nil {
+		return err
+	}
+	return r.checkStressGrowth(ctx)
+}
+
+// checkCgroupReportsContainer: the limit inside and from the node is the
+// container's, and with page cache in the container the kubelet's
+// working_set is usage − inactive_file, well below usage.
+func (r *Runbook) checkCgroupReportsContainer(ctx context.Context) error {
 	limit, file, err := r.containerLimit(ctx)
 	if err != nil {
 		return err
@@ -308,13 +200,13 @@ func (r *Runbook) FixCgroupTellsTheTruth(ctx context.Context) error {
 	if _, err := r.exec(ctx, "app", "sh", "-c", fmt.Sprintf("dd if=/dev/zero of=/tmp/page-cache bs=1048576 count=%d 2>/dev/null && sync", PageCacheSize>>20)); err != nil {
 		return fmt.Errorf("write page cache in the app container: %w", err)
 	}
-	err = wait.Check(func(g gomega.Gomega) {
+	return wait.Check(func(g gomega.Gomega) {
 		g.Expect(limit).To(gomega.Equal(int64(Limit)), "%s inside the container is its limit", file)
 		m, err := r.memory(ctx, "app")
 		g.Expect(err).NotTo(gomega.HaveOccurred())
 		g.Expect(m.Limit).To(gomega.Equal(uint64(Limit)), "the node's view of the container's cgroup: %s", m)
 		g.Expect(m.InactiveFile).To(gomega.BeNumerically(">=", PageCacheSize/2), "the file written in the container is inactive page cache in its cgroup: %s", m)
-		g.Eventually(ctx, r.workingSetReading).WithTimeout(time.Minute).WithPolling(r.t().Poll).
+		g.Eventually(ctx, r.workingSetReading).WithTimeout(r.env.Scaled(Timeouts.WorkingSet)).WithPolling(r.t().Poll).
 			Should(matchers.HaveWorkingSetWithin(WorkingSetTolerance), "kubelet working_set = usage − inactive_file")
 		reading, err := r.workingSetReading(ctx)
 		g.Expect(err).NotTo(gomega.HaveOccurred())
@@ -322,10 +214,11 @@ func (r *Runbook) FixCgroupTellsTheTruth(ctx context.Context) error {
 			"working_set leaves the page cache out, so it is well below usage (the number `kubectl top` shows is not memory.usage)")
 		r.env.Logf("app: usage %s, inactive_file %s, kubelet working_set %s (%s)", matchers.Bytes(reading.Usage), matchers.Bytes(reading.InactiveFile), matchers.Bytes(reading.WorkingSet), r.version)
 	})
-	if err != nil {
-		return err
-	}
+}
 
+// checkStressGrowth: a StressChaos of StressSize grows the app's working
+// set by StressSize ± GrowthTolerance relative to the control.
+func (r *Runbook) checkStressGrowth(ctx context.Context) error {
 	appBefore, ctlBefore, err := r.pair(ctx)
 	if err != nil {
 		return err
@@ -343,103 +236,12 @@ func (r *Runbook) FixCgroupTellsTheTruth(ctx context.Context) error {
 			app, ctl, err := r.pair(ctx)
 			growth = float64(int64(app.WorkingSet)-int64(ctl.WorkingSet)) - float64(int64(appBefore.WorkingSet)-int64(ctlBefore.WorkingSet))
 			return growth, err
-		}).WithTimeout(time.Minute).WithPolling(r.t().Poll).Should(gomega.BeNumerically("~", want, GrowthTolerance),
+		}).WithTimeout(r.env.Scaled(Timeouts.Growth)).WithPolling(r.t().Poll).Should(gomega.BeNumerically("~", want, GrowthTolerance),
 			func() string {
 				return fmt.Sprintf("the app's working set grows by the injected %s relative to the control (grew %s)", matchers.Bytes(StressSize), matchers.Bytes(int64(growth)))
 			})
 		r.env.Logf("StressChaos size %s: the app's working set grew %s relative to the control (tolerance ±%s)", matchers.Bytes(StressSize), matchers.Bytes(int64(growth)), matchers.Bytes(GrowthTolerance))
 	})
-}
-
-// workingSetReading pairs the kubelet's working_set for the app container
-// with the cgroup counters read right after.
-func (r *Runbook) workingSetReading(ctx context.Context) (matchers.MemoryReading, error) {
-	s, err := kubelet.ReadSummary(ctx, r.Lab.Client, r.Node)
-	if err != nil {
-		return matchers.MemoryReading{}, err
-	}
-	ps := s.Pod(r.Namespace, "app")
-	if ps == nil || ps.Container("app") == nil || ps.Container("app").Memory == nil || ps.Container("app").Memory.WorkingSetBytes == nil {
-		return matchers.MemoryReading{}, fmt.Errorf("the summary API of %s has no working set for %s/app yet", r.Node, r.Namespace)
-	}
-	m, err := r.memory(ctx, "app")
-	if err != nil {
-		return matchers.MemoryReading{}, err
-	}
-	return matchers.MemoryReading{WorkingSet: int64(*ps.Container("app").Memory.WorkingSetBytes), Usage: int64(m.Usage), InactiveFile: int64(m.InactiveFile)}, nil
-}
-
-func (r *Runbook) pair(ctx context.Context) (app, control nodeexec.MemoryStats, err error) {
-	if app, err = r.memory(ctx, "app"); err != nil {
-		return app, control, err
-	}
-	control, err = r.memory(ctx, "control")
-	return app, control, err
-}
-
-func (r *Runbook) stress(ctx context.Context, name string, size int64, oomScoreAdj int) (types.NamespacedName, error) {
-	r.rec.Mark(time.Now(), "inject", fmt.Sprintf("%s %d MiB", name, size>>20))
-	return chaos.InjectMemory(ctx, r.chaos, chaos.MemoryStress{Namespace: r.Namespace, Name: name, Selector: map[string]string{"nodelab.dev/role": "app"},
-		Workers: 1, Size: fmt.Sprintf("%dMiB", size>>20), OOMScoreAdj: oomScoreAdj, Duration: ChaosBound}, 2*time.Minute)
-}
-
-func (r *Runbook) deleteChaos(ctx context.Context, key types.NamespacedName) {
-	r.rec.Mark(time.Now(), "recover", "delete "+key.Name)
-	// The step deletes its chaos before a failure bundle is collected:
-	// keep its last status in the log and the report.
-	if st, err := chaos.Status(ctx, r.chaos, key); err == nil {
-		r.env.Logf("%s before deletion: %s", key.Name, st)
-	}
-	if err := chaos.Delete(ctx, r.chaos, key, 2*time.Minute); err != nil {
-		r.env.Logf("delete %s: %v", key, err)
-	}
-}
-
-// process is one process in the app container's cgroup.
-type process struct {
-	PID         string
-	Comm        string
-	OOMScoreAdj int
-}
-
-// processes lists the processes of a container's cgroup with their
-// oom_score_adj, read in the node.
-func (r *Runbook) processes(ctx context.Context, pod string) ([]process, error) {
-	script := `for p in $(cat "$1/cgroup.procs"); do printf '%s %s %s\n' "$p" "$(cat /proc/$p/comm 2>/dev/null)" "$(cat /proc/$p/oom_score_adj 2>/dev/null)"; done`
-	out, err := nodeexec.Run(ctx, r.node, "sh", "-c", script, "sh", r.cgroups[pod])
-	if err != nil {
-		return nil, fmt.Errorf("list the processes of %s: %w", pod, err)
-	}
-	var ps []process
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 {
-			continue // exited between the two reads
-		}
-		adj, err := strconv.Atoi(f[2])
-		if err != nil {
-			continue
-		}
-		ps = append(ps, process{PID: f[0], Comm: f[1], OOMScoreAdj: adj})
-	}
-	return ps, nil
-}
-
-// oomKills sums the oom_kill counters of the app's container and pod
-// cgroups: on v1 the kernel counts a kill only in the cgroup that hit its
-// limit (the pod's limit equals the container's here), on v2 the pod's
-// counter includes the container's.
-func (r *Runbook) oomKills(ctx context.Context) (container, pod uint64, err error) {
-	c, err := r.memory(ctx, "app")
-	if err != nil {
-		return 0, 0, err
-	}
-	podDir := path.Dir(r.cgroups["app"])
-	p, err := nodeexec.ReadMemoryStats(ctx, r.node, r.version, podDir)
-	if err != nil {
-		return 0, 0, err
-	}
-	return c.OOMKills, p.OOMKills, nil
 }
 
 // BeyondLimitStressorKilled: stress past the limit with the stressor's
@@ -463,202 +265,31 @@ func (r *Runbook) BeyondLimitAppKilled(ctx context.Context) error {
 	return r.beyondLimit(ctx, "app-oom-protected-stressor", -1000)
 }
 
-// daemonCanLowerOOMScoreAdj tells whether chaos-daemon on the worker has
-// CAP_SYS_RESOURCE in its effective set (bit 24 of CapEff).
-func (r *Runbook) daemonCanLowerOOMScoreAdj(ctx context.Context) (bool, string, error) {
-	out, err := nodeexec.Run(ctx, r.node, "sh", "-c", `p=$(pgrep -o -x chaos-daemon) && grep CapEff /proc/$p/status`)
-	if err != nil {
-		return false, "", fmt.Errorf("read chaos-daemon's capabilities on %s: %w", r.Node, err)
-	}
-	f := strings.Fields(out)
-	if len(f) != 2 {
-		return false, "", fmt.Errorf("chaos-daemon's CapEff on %s: %q", r.Node, out)
-	}
-	caps, err := strconv.ParseUint(f[1], 16, 64)
-	if err != nil {
-		return false, "", fmt.Errorf("chaos-daemon's CapEff on %s: %q", r.Node, f[1])
-	}
-	if caps&(1<<24) == 0 {
-		return false, fmt.Sprintf("chaos-daemon on %s lacks CAP_SYS_RESOURCE (CapEff %s; this host's capability bounding set has none)", r.Node, f[1]), nil
-	}
-	return true, "", nil
-}
-
-// beyondLimit injects OOMStressSize with the stressor's oom_score_adj set
-// to adj and checks the kill the kernel's rules predict: the highest
-// badness (memory in pages + oom_score_adj × limit pages / 1000) dies,
-// unless memory.oom.group makes the kernel kill the whole container.
-func (r *Runbook) beyondLimit(ctx context.Context, name string, adj int) error {
-	app, err := r.getPod("app")(ctx)
-	if err != nil {
-		return err
-	}
-	dir, _, err := nodeexec.FindContainerCgroup(ctx, r.node, nodeexec.ContainerCgroup{
-		QOS: app.Status.QOSClass, PodUID: string(app.UID), ContainerID: app.Status.ContainerStatuses[0].ContainerID})
-	if err != nil {
-		return err
-	}
-	r.cgroups["app"] = dir
-	before, err := r.processes(ctx, "app")
-	if err != nil {
-		return err
-	}
-	if len(before) == 0 {
-		return fmt.Errorf("no process in the app's cgroup %s", dir)
-	}
-	appProc := before[0]
-	group := false
-	if r.version == nodeexec.CgroupV2 {
-		if b, err := nodeexec.ReadFile(ctx, r.node, dir+"/memory.oom.group"); err == nil {
-			group = strings.TrimSpace(string(b)) == "1"
-		}
-	}
-	// The stressor fills the cgroup to its limit, the app holds little:
-	// with the stressor's adj the stressor wins unless adj is very low.
-	stressorPoints := 1000 + adj // in thousandths of the limit
-	appPoints := appProc.OOMScoreAdj
-	wholeContainer := group || appPoints > stressorPoints
-	expect := fmt.Sprintf("the stressor is killed (badness ≈ %d‰ of the limit vs the app's %d‰), the app keeps running", stressorPoints, appPoints)
-	if wholeContainer {
-		expect = fmt.Sprintf("the app container is OOMKilled (exit 137): memory.oom.group=%v, badness stressor ≈ %d‰ vs app %d‰", group, stressorPoints, appPoints)
-	}
-	cBefore, pBefore, err := r.oomKills(ctx)
-	if err != nil {
-		return err
-	}
-	restartsBefore := app.Status.ContainerStatuses[0].RestartCount
-	r.env.Logf("%s: stressor oom_score_adj %d, app %s (pid %s) oom_score_adj %d → expected: %s", name, adj, appProc.Comm, appProc.PID, appProc.OOMScoreAdj, expect)
-	key, err := r.stress(ctx, name, OOMStressSize, adj)
-	if err != nil {
-		return err
-	}
-	defer r.deleteChaos(ctx, key)
-	err = wait.Check(func(g gomega.Gomega) {
-		g.Eventually(ctx, func(ctx context.Context) (uint64, error) {
-			c, p, err := r.oomKills(ctx)
-			return c + p, err
-		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(gomega.BeNumerically(">", cBefore+pBefore),
-			"the cgroup's oom_kill counter grows: %s past a %s limit is a cgroup OOM kill", matchers.Bytes(OOMStressSize), matchers.Bytes(Limit))
-		r.rec.Mark(time.Now(), "oom", name)
-		if wholeContainer {
-			g.Eventually(ctx, r.getPod("app")).WithTimeout(time.Minute).WithPolling(time.Second).Should(matchers.HaveBeenOOMKilled("app"))
-		} else {
-			g.Consistently(ctx, r.getPod("app")).WithTimeout(10*time.Second).WithPolling(time.Second).Should(gomega.And(
-				gomega.HaveField("Status.Phase", corev1.PodRunning),
-				gomega.HaveField("Status.ContainerStatuses", gomega.HaveEach(gomega.HaveField("RestartCount", restartsBefore)))),
-				"the app container was not killed: the stressor was")
-			ps, err := r.processes(ctx, "app")
-			g.Expect(err).NotTo(gomega.HaveOccurred())
-			g.Expect(ps).To(gomega.ContainElement(gomega.HaveField("PID", appProc.PID)), "the app's process %s is still in its cgroup", appProc.PID)
-		}
-		p, err := r.getPod("app")(ctx)
-		g.Expect(err).NotTo(gomega.HaveOccurred())
-		g.Expect(p.Status.Phase).NotTo(gomega.Equal(corev1.PodFailed), "an OOM kill is not an eviction: the pod is not Failed/Evicted (%s)", p.Status.Reason)
-		n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, r.Node, metav1.GetOptions{})
-		g.Expect(err).NotTo(gomega.HaveOccurred())
-		g.Expect(n).NotTo(matchers.HaveNodeCondition(corev1.NodeMemoryPressure, corev1.ConditionTrue), "no node pressure was involved")
-	})
-	c, p, _ := r.oomKills(ctx)
-	r.env.Logf("%s: oom_kill counters container %d→%d, pod %d→%d (%s)", name, cBefore, c, pBefore, p, r.version)
-	return err
-}
-
-func (r *Runbook) getPod(name string) func(context.Context) (*corev1.Pod, error) {
-	return func(ctx context.Context) (*corev1.Pod, error) {
-		return r.Lab.Client.CoreV1().Pods(r.Namespace).Get(ctx, name, metav1.GetOptions{})
-	}
-}
-
 // QoSAndOOMScoreAdj checks each pod's QoS class and the oom_score_adj the
 // kubelet asked for on its main process, reporting a host that clamps
 // negative values.
 func (r *Runbook) QoSAndOOMScoreAdj(ctx context.Context) error {
-	n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, r.Node, metav1.GetOptions{})
+	capacity, err := r.nodeMemory(ctx)
 	if err != nil {
-		return fmt.Errorf("get node %s: %w", r.Node, err)
+		return err
 	}
-	capacity := n.Status.Capacity.Memory().Value()
 	runtimeAdj, err := r.containerdOOMScoreAdj(ctx)
 	if err != nil {
 		return err
 	}
-	want := map[string]struct {
-		qos corev1.PodQOSClass
-		adj int
-	}{
-		"guaranteed": {corev1.PodQOSGuaranteed, guaranteedOOMScoreAdj},
-		"app":        {corev1.PodQOSBurstable, burstableOOMScoreAdj(200<<20, capacity)},
-		"control":    {corev1.PodQOSBurstable, burstableOOMScoreAdj(200<<20, capacity)},
-		"besteffort": {corev1.PodQOSBestEffort, besteffortOOMScoreAdj},
-	}
+	want := kubeletAsks(capacity)
 	var problems []string
 	for _, name := range []string{"guaranteed", "app", "besteffort"} {
-		p, err := r.getPod(name)(ctx)
+		found, err := r.checkQoS(ctx, name, want[name], runtimeAdj)
 		if err != nil {
 			return err
 		}
-		w := want[name]
-		if p.Status.QOSClass != w.qos {
-			problems = append(problems, fmt.Sprintf("%s: QoS class %s, want %s", name, p.Status.QOSClass, w.qos))
-		}
-		// Chaos may have restarted the app container: read its cgroup anew.
-		dir, _, err := nodeexec.FindContainerCgroup(ctx, r.node, nodeexec.ContainerCgroup{
-			QOS: p.Status.QOSClass, PodUID: string(p.UID), ContainerID: p.Status.ContainerStatuses[0].ContainerID})
-		if err != nil {
-			return err
-		}
-		r.cgroups[name] = dir
-		ps, err := r.processes(ctx, name)
-		if err != nil {
-			return err
-		}
-		if len(ps) == 0 {
-			return fmt.Errorf("no process in %s's cgroup %s", name, dir)
-		}
-		got := ps[0].OOMScoreAdj
-		switch {
-		case got == w.adj:
-			r.env.Logf("%s (%s): oom_score_adj %d, as the kubelet asks", name, w.qos, got)
-		case w.adj < runtimeAdj && got == runtimeAdj:
-			// containerd's restrict_oom_score_adj clamps to its own value; a
-			// host without CAP_SYS_RESOURCE can do nothing else.
-			r.env.Logf("%s (%s): the kubelet asks oom_score_adj %d, this host clamps it to %d (containerd runs at %d: restrict_oom_score_adj, no CAP_SYS_RESOURCE to go lower)",
-				name, w.qos, w.adj, got, runtimeAdj)
-		default:
-			problems = append(problems, fmt.Sprintf("%s (%s): oom_score_adj %d on pid %s (%s), want %d", name, w.qos, got, ps[0].PID, ps[0].Comm, w.adj))
-		}
+		problems = append(problems, found...)
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// burstableOOMScoreAdj is the kubelet's formula (pkg/kubelet/qos): 1000 −
-// 1000·request/capacity, kept within [1000+guaranteed, 999].
-func burstableOOMScoreAdj(request, capacity int64) int {
-	adj := 1000 - int((1000*request)/capacity)
-	if adj < 1000+guaranteedOOMScoreAdj {
-		return 1000 + guaranteedOOMScoreAdj
-	}
-	if adj == besteffortOOMScoreAdj {
-		return adj - 1
-	}
-	return adj
-}
-
-// containerdOOMScoreAdj reads the container runtime's own oom_score_adj in
-// the node: the floor containerd's restrict_oom_score_adj clamps to.
-func (r *Runbook) containerdOOMScoreAdj(ctx context.Context) (int, error) {
-	out, err := nodeexec.Run(ctx, r.node, "sh", "-c", `cat /proc/$(pgrep -o -x containerd)/oom_score_adj`)
-	if err != nil {
-		return 0, fmt.Errorf("read containerd's oom_score_adj on %s: %w", r.Node, err)
-	}
-	v, err := strconv.Atoi(strings.TrimSpace(out))
-	if err != nil {
-		return 0, fmt.Errorf("containerd's oom_score_adj on %s: %q", r.Node, strings.TrimSpace(out))
-	}
-	return v, nil
 }
 
 // NoStressorLeft: no stressor on any node, and the app's working set is
@@ -667,7 +298,7 @@ func (r *Runbook) NoStressorLeft(ctx context.Context) error {
 	if r.Lab.Attached {
 		return scenarios.Skipf("requires node access through Docker; this run is attached to %s", r.Lab.Kubeconfig)
 	}
-	if err := chaos.CheckNoStressors(ctx, r.Lab, time.Minute); err != nil {
+	if err := chaos.CheckNoStressors(ctx, r.Lab, r.env.Scaled(Timeouts.StressorsGone)); err != nil {
 		return err
 	}
 	if r.baseline.Version == 0 {
@@ -677,18 +308,9 @@ func (r *Runbook) NoStressorLeft(ctx context.Context) error {
 		g.Eventually(ctx, func(ctx context.Context) (uint64, error) {
 			m, err := r.memory(ctx, "app")
 			return m.WorkingSet, err
-		}).WithTimeout(time.Minute).WithPolling(r.t().Poll).Should(gomega.BeNumerically("<=", r.baseline.WorkingSet+8<<20),
+		}).WithTimeout(r.env.Scaled(Timeouts.Baseline)).WithPolling(r.t().Poll).Should(gomega.BeNumerically("<=", r.baseline.WorkingSet+8<<20),
 			"the app's working set is back near its baseline %s", matchers.Bytes(int64(r.baseline.WorkingSet)))
 	})
-}
-
-// Timeline is the app's and the control's memory so far, with the
-// injections and OOM kills as markers; nil before Prepare.
-func (r *Runbook) Timeline() *timeline.Timeline {
-	if r.rec == nil {
-		return nil
-	}
-	return r.rec.Build(time.Second, time.Now())
 }
 
 // Cleanup deletes the chaos and the namespace.
@@ -698,7 +320,7 @@ func (r *Runbook) Cleanup(ctx context.Context) error {
 	}
 	var errs []error
 	if r.chaos != nil {
-		errs = append(errs, chaos.DeleteAll(ctx, r.chaos, r.Namespace, 2*time.Minute))
+		errs = append(errs, chaos.DeleteAll(ctx, r.chaos, r.Namespace, r.env.Scaled(Timeouts.ChaosDelete)))
 	}
 	errs = append(errs, r.Lab.DeleteNamespace(ctx, r.Namespace, r.t().Cleanup))
 	return errors.Join(errs...)
