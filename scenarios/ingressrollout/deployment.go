@@ -8,11 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
 )
 
@@ -65,33 +67,27 @@ func (r *Runbook) restart(ctx context.Context, at time.Time) error {
 // replicas and no other pod, terminating ones included: the rollout is
 // over only when the old pods are gone.
 func (r *Runbook) waitRolledOut(ctx context.Context, name string, n int) error {
-	var last string
-	deadline := time.Now().Add(r.t().PodStart)
-	for {
+	w := wait.Within{What: fmt.Sprintf("deployment %s rolled out (%d updated, available replicas and no other pod)", name, n),
+		Timeout: r.t().PodStart, Poll: Timeouts.RolloutPoll}
+	err := wait.Until(ctx, w, func(g gomega.Gomega) {
 		d, err := r.Lab.Client.AppsV1().Deployments(r.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return fmt.Errorf("get deployment %s: %w", name, err)
+			gomega.StopTrying("get deployment " + name).Wrap(err).Now()
 		}
 		pods, err := r.Lab.Client.CoreV1().Pods(r.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + name})
 		if err != nil {
-			return fmt.Errorf("list pods of %s: %w", name, err)
+			gomega.StopTrying("list pods of " + name).Wrap(err).Now()
 		}
 		s := d.Status
-		last = fmt.Sprintf("generation %d observed %d, replicas %d, updated %d, available %d, pods %s",
+		last := fmt.Sprintf("generation %d observed %d, replicas %d, updated %d, available %d, pods %s",
 			d.Generation, s.ObservedGeneration, s.Replicas, s.UpdatedReplicas, s.AvailableReplicas, podStates(pods.Items))
-		if s.ObservedGeneration >= d.Generation && int(s.UpdatedReplicas) == n && int(s.AvailableReplicas) == n &&
-			int(s.Replicas) == n && len(pods.Items) == n && !slices.ContainsFunc(pods.Items, terminating) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("deployment %s did not roll out within %s: %s (the pods' events are in the failure bundle; on a slow host set %s=2)", name, r.t().PodStart, last, scenarios.TimeoutScaleEnv)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("deployment %s rollout: %w (last: %s)", name, ctx.Err(), last)
-		case <-time.After(250 * time.Millisecond):
-		}
+		g.Expect(s.ObservedGeneration >= d.Generation && int(s.UpdatedReplicas) == n && int(s.AvailableReplicas) == n &&
+			int(s.Replicas) == n && len(pods.Items) == n && !slices.ContainsFunc(pods.Items, terminating)).To(gomega.BeTrue(), last)
+	})
+	if err != nil {
+		return fmt.Errorf("deployment %s did not roll out: %w\n(the pods' events are in the failure bundle; on a slow host set %s=2)", name, err, scenarios.TimeoutScaleEnv)
 	}
+	return nil
 }
 
 func terminating(p corev1.Pod) bool { return p.DeletionTimestamp != nil }

@@ -9,13 +9,14 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"time"
 
+	"github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/nlbnet"
 	"github.com/nodelab/nodelab/lab/routes"
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 // goroutineAllowance is how many more goroutines than Deploy found may
@@ -51,7 +52,7 @@ func (r *Runbook) podRoutesLeft(ctx context.Context) error {
 func (r *Runbook) listenersLeft() error {
 	var errs []error
 	for _, a := range r.listens {
-		if c, err := net.DialTimeout("tcp", a.String(), time.Second); err == nil {
+		if c, err := net.DialTimeout("tcp", a.String(), r.env.Scaled(Timeouts.ListenerDial)); err == nil {
 			_ = c.Close()
 			errs = append(errs, fmt.Errorf("the NLB listener %s still accepts connections", a))
 		}
@@ -63,21 +64,20 @@ func (r *Runbook) listenersLeft() error {
 // Deploy found them; it returns ctx's error when ctx ends first.
 func (r *Runbook) goroutinesLeft(ctx context.Context) (leak, ctxErr error) {
 	const allowance = goroutineAllowance
+	timeout := r.env.Scaled(Timeouts.Goroutines)
 	var n int
-	for end := time.Now().Add(10 * time.Second); ; {
-		if n = runtime.NumGoroutine(); n <= r.goroutines+allowance || time.Now().After(end) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	err := wait.Until(ctx, wait.Within{What: fmt.Sprintf("goroutines back to at most %d before deploy + %d", r.goroutines, allowance),
+		Timeout: timeout, Poll: Timeouts.GoroutinePoll}, func(g gomega.Gomega) {
+		n = runtime.NumGoroutine()
+		g.Expect(n).To(gomega.BeNumerically("<=", r.goroutines+allowance), "goroutines")
+	})
+	if err == nil {
+		return nil, nil
 	}
-	if n > r.goroutines+allowance {
-		return fmt.Errorf("%d goroutines after cleanup, %d before deploy (allowance %d)", n, r.goroutines, allowance), nil
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("wait for goroutines after cleanup: %w (last: %d goroutines, %d before deploy, allowance %d)", ctx.Err(), n, r.goroutines, allowance)
 	}
-	return nil, nil
+	return fmt.Errorf("%d goroutines after cleanup, %d before deploy (allowance %d), still after %s", n, r.goroutines, allowance, timeout), nil
 }
 
 // hostPodRoutes lists host routes that overlap a node's podCIDR.

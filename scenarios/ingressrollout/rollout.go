@@ -260,7 +260,8 @@ func markers(t nlb.TargetType, events []loadprobe.Event, res *loadprobe.Result) 
 	return out
 }
 
-// loadFor lets the load run for d.
+// loadFor lets the load run for d (the baseline or the tail): the load's
+// pacing, not a wait for a state, so it is a timer rather than lab/wait.
 func loadFor(ctx context.Context, d time.Duration) error {
 	select {
 	case <-ctx.Done():

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
-	"time"
 
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -16,6 +16,7 @@ import (
 	"github.com/nodelab/nodelab/lab/nlb"
 	"github.com/nodelab/nodelab/lab/nlbnet"
 	"github.com/nodelab/nodelab/lab/nlbtargets"
+	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
 )
 
@@ -41,13 +42,12 @@ func (r *Runbook) startDataPlane(ctx context.Context) (*nlbnet.DataPlane, error)
 // targets, every ready Traefik pod's target healthy; no other target
 // routable, and no fail-open.
 func (r *Runbook) waitTargetsHealthy(ctx context.Context, lb *nlb.NLB, t nlb.TargetType, svc nlbtargets.Service) error {
-	timeout := r.t().Network
-	deadline := time.Now().Add(timeout)
-	var last string
-	for {
+	w := wait.Within{What: fmt.Sprintf("the NLB's %s targets healthy: every serving target healthy, no other target routable, no fail-open", t),
+		Timeout: r.t().Network, Poll: Timeouts.TargetsPoll}
+	err := wait.Until(ctx, w, func(g gomega.Gomega) {
 		want, err := r.servingTargets(ctx, t, svc)
 		if err != nil {
-			return err
+			gomega.StopTrying("find the targets that serve").Wrap(err).Now()
 		}
 		snap := lb.Snapshot()
 		var missing, extra []string
@@ -63,17 +63,13 @@ func (r *Runbook) waitTargetsHealthy(ctx context.Context, lb *nlb.NLB, t nlb.Tar
 				extra = append(extra, fmt.Sprintf("%s %s", ts.Target, ts.State))
 			}
 		}
-		last = fmt.Sprintf("want healthy %v, not yet: %v; routable but not serving: %v; fail-open %v", want, missing, extra, snap.FailOpen)
-		if len(want) > 0 && len(missing) == 0 && len(extra) == 0 && !snap.FailOpen {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the NLB's %s targets did not become healthy within %s: %s (a target's health-check failures are in the NLB log; on a slow host set %s=2)", t, timeout, last, scenarios.TimeoutScaleEnv)
-		}
-		if err := loadFor(ctx, 200*time.Millisecond); err != nil {
-			return fmt.Errorf("wait for healthy targets: %w (last: %s)", err, last)
-		}
+		last := fmt.Sprintf("want healthy %v, not yet: %v; routable but not serving: %v; fail-open %v", want, missing, extra, snap.FailOpen)
+		g.Expect(len(want) > 0 && len(missing) == 0 && len(extra) == 0 && !snap.FailOpen).To(gomega.BeTrue(), last)
+	})
+	if err != nil {
+		return fmt.Errorf("the NLB's %s targets did not become healthy: %w\n(a target's health-check failures are in the NLB log; on a slow host set %s=2)", t, err, scenarios.TimeoutScaleEnv)
 	}
+	return nil
 }
 
 // servingTargets are the targets that should be healthy now.
