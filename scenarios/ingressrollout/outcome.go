@@ -60,7 +60,7 @@ func detail(a loadprobe.Attribution) string {
 	if q.Resent {
 		how += ", resent on a new connection after: " + q.FirstErr
 	}
-	took := q.End.Sub(q.Start).Round(time.Millisecond)
+	took := q.End.Sub(q.Start).Round(requestRound)
 	if q.Err == "" {
 		return fmt.Sprintf("%s [%s; took %s]", a, how, took)
 	}
@@ -81,7 +81,7 @@ func details(as []loadprobe.Attribution) string {
 func requests(qs []loadprobe.Request) string {
 	var s []string
 	for _, q := range qs {
-		s = append(s, fmt.Sprintf("%s %s %s after %s: %s", q.End.Format("15:04:05.000"), q.Outcome, q.Conn, q.End.Sub(q.Start).Round(time.Millisecond), q.Err))
+		s = append(s, fmt.Sprintf("%s %s %s after %s: %s", q.End.Format("15:04:05.000"), q.Outcome, q.Conn, q.End.Sub(q.Start).Round(requestRound), q.Err))
 	}
 	return strings.Join(s, "; ")
 }

@@ -16,17 +16,8 @@ import (
 	"github.com/nodelab/nodelab/lab/nlbtargets"
 )
 
-const (
-	// baseline is how long load runs before the first rollout: the control,
-	// which must not fail a single request.
-	baseline = 3 * time.Second
-	// tail is how long load goes on after the last rollout is over.
-	tail = 2 * time.Second
-	// minExposure leaves out exposures shorter than kube-proxy's own lag.
-	minExposure = 300 * time.Millisecond
-	// KindRollout marks a `rollout restart` in the event log.
-	KindRollout = "rollout-restart"
-)
+// KindRollout marks a `rollout restart` in the event log.
+const KindRollout = "rollout-restart"
 
 // measure runs one spec: its own NLB and target controller for target
 // type t, the tuning applied and rolled out, the target group healthy,
@@ -191,7 +182,7 @@ func (r *Runbook) rollOut(ctx context.Context, lb *nlb.NLB, t nlb.TargetType, sv
 		if kept := intersect(before, after); len(kept) > 0 {
 			return rollouts, fmt.Errorf("rollout %d of %d kept pods %v: the restart did not replace them", i, n, kept)
 		}
-		r.env.Logf("rollout %d of %d: %v replaced by %v in %s", i, n, before, after, time.Since(at).Round(100*time.Millisecond))
+		r.env.Logf("rollout %d of %d: %v replaced by %v in %s", i, n, before, after, time.Since(at).Round(displayRound))
 		if tuning.Gate || t == nlb.TargetTypeInstance {
 			// The next rollout starts from a healthy target group, as an
 			// operator waiting for the NLB would.
