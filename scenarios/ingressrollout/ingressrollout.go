@@ -40,24 +40,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/netip"
-	"os/exec"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/util/retry"
 
-	"github.com/nodelab/nodelab/fixtures"
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/images"
@@ -65,7 +55,6 @@ import (
 	"github.com/nodelab/nodelab/lab/nlb"
 	"github.com/nodelab/nodelab/lab/nlbnet"
 	"github.com/nodelab/nodelab/lab/nlbtargets"
-	"github.com/nodelab/nodelab/lab/routes"
 	"github.com/nodelab/nodelab/lab/timeline"
 	"github.com/nodelab/nodelab/scenarios"
 )
@@ -177,50 +166,9 @@ func (r *Runbook) Deploy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var objs []*unstructured.Unstructured
-	for _, f := range []string{"echo.yaml", "ingress.yaml", "traefik.yaml"} {
-		o, err := manifest.Decode(fixtures.FS, "ingress-rollout/"+f)
-		if err != nil {
-			return err
-		}
-		objs = append(objs, o...)
-	}
-	for _, u := range objs {
-		switch u.GetKind() {
-		case "ClusterRole", "ClusterRoleBinding":
-			// Cluster-scoped: one per run, named after the namespace.
-			u.SetName(u.GetName() + "-" + ns)
-			r.clusterObj = append(r.clusterObj, u.GetKind()+"/"+u.GetName())
-			if u.GetKind() == "ClusterRoleBinding" {
-				_ = unstructured.SetNestedField(u.Object, u.GetName(), "roleRef", "name")
-				subjects, _, _ := unstructured.NestedSlice(u.Object, "subjects")
-				for _, s := range subjects {
-					if m, ok := s.(map[string]any); ok {
-						m["namespace"] = ns
-					}
-				}
-				_ = unstructured.SetNestedSlice(u.Object, subjects, "subjects")
-			}
-		case "Deployment":
-			ref := echo.Ref(src)
-			if u.GetName() == Deployment {
-				ref = traefik.Ref(src)
-			}
-			if err := setImage(u, ref); err != nil {
-				return err
-			}
-			if u.GetName() == Deployment {
-				if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &r.base); err != nil {
-					return fmt.Errorf("traefik deployment fixture: %w", err)
-				}
-			}
-		case "Service":
-			if u.GetName() == Service {
-				if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &r.baseSvc); err != nil {
-					return fmt.Errorf("traefik service fixture: %w", err)
-				}
-			}
-		}
+	objs, err := r.fixtureObjects(ns, traefik.Ref(src), echo.Ref(src))
+	if err != nil {
+		return err
 	}
 	if err := ap.Create(ctx, objs, manifest.InNamespace(ns)); err != nil {
 		return err
@@ -239,176 +187,123 @@ func (r *Runbook) Deploy(ctx context.Context) error {
 	return nil
 }
 
-// setImage sets the image of the only container of a Deployment.
-func setImage(u *unstructured.Unstructured, ref string) error {
-	cs, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
-	if len(cs) != 1 {
-		return fmt.Errorf("deployment %s: want one container, the fixture has %d", u.GetName(), len(cs))
-	}
-	cs[0].(map[string]any)["image"] = ref
-	return unstructured.SetNestedSlice(u.Object, cs, "spec", "template", "spec", "containers")
+// PitfallInstance runs the pitfall with instance targets.
+func (r *Runbook) PitfallInstance(ctx context.Context) error {
+	return r.pitfall(ctx, nlb.TargetTypeInstance)
 }
 
-func (r *Runbook) replicas() int {
-	if r.base.Spec.Replicas == nil {
-		return 1
-	}
-	return int(*r.base.Spec.Replicas)
-}
+// PitfallIP runs the pitfall with ip targets.
+func (r *Runbook) PitfallIP(ctx context.Context) error { return r.pitfall(ctx, nlb.TargetTypeIP) }
 
-func (r *Runbook) requireDeployed() error {
-	if r.Namespace == "" {
-		return errors.New("the scenario is not deployed: run Deploy first")
-	}
-	return nil
-}
+// FixInstance runs the fix with instance targets.
+func (r *Runbook) FixInstance(ctx context.Context) error { return r.fix(ctx, nlb.TargetTypeInstance) }
 
-// setDeployment sets the Traefik Deployment to the fixture plus t; the
-// caller waits for the rollout that starts.
-func (r *Runbook) setDeployment(ctx context.Context, t Tuning) error {
-	want := r.base.DeepCopy()
-	t.apply(want)
-	apps := r.Lab.Client.AppsV1().Deployments(r.Namespace)
-	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		d, err := apps.Get(ctx, Deployment, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		d.Spec = want.Spec
-		_, err = apps.Update(ctx, d, metav1.UpdateOptions{FieldManager: "nodelab"})
+// FixIP runs the fix with ip targets.
+func (r *Runbook) FixIP(ctx context.Context) error { return r.fix(ctx, nlb.TargetTypeIP) }
+
+// pitfall: one rollout of Traefik as commonly deployed fails requests,
+// each classified and attributed.
+func (r *Runbook) pitfall(ctx context.Context, t nlb.TargetType) error {
+	o, err := r.measure(ctx, t, Pitfall(), 1)
+	if err != nil {
 		return err
-	}); err != nil {
-		return fmt.Errorf("set traefik tuning %q: %w", t.Name, err)
+	}
+	if err := checkControl(o); err != nil {
+		return err
+	}
+	res := o.Result
+	if res.Failed() == 0 {
+		return fmt.Errorf("pitfall not reproduced with %s targets: 0 of %d requests failed during the rollout (%s); the NLB log: %s",
+			t, len(res.Requests), res.Summary(), nlbLog(o.NLBEvents))
+	}
+	var unexplained []string
+	for _, a := range o.Failures {
+		if a.Event == nil {
+			unexplained = append(unexplained, a.String())
+		}
+	}
+	if len(unexplained) > 0 {
+		return fmt.Errorf("%d of %d failures have no rollout event within %s before them, so the rollout does not explain them: %s",
+			len(unexplained), len(o.Failures), res.Window, strings.Join(first(unexplained, 10), "; "))
+	}
+	r.env.Logf("pitfall (%s targets): %d of %d requests failed during 1 rollout: %s", t, res.Failed(), len(res.Requests), res.Summary())
+	r.env.Logf("failures by cause: %s", FailureReport(res, o.Events))
+	for _, a := range first(o.Failures, 5) {
+		r.env.Logf("  e.g. %s", detail(a))
+	}
+	r.logLatency(o)
+	for _, res := range o.Residue {
+		r.env.Logf("residue: %s", res)
+	}
+	for _, e := range o.Exposures {
+		r.env.Logf("exposure: %s", e)
 	}
 	return nil
 }
 
-// specService names the Service of the spec with tuning t and target
-// type tt, such as "traefik-fix-instance".
-func specService(t Tuning, tt nlb.TargetType) string {
-	return fmt.Sprintf("%s-%s-%s", Service, t.side(), tt)
-}
-
-// createSpecService creates a spec's own LoadBalancer Service: the
-// fixture's, named name, with the fixture's annotations plus extra (target
-// group attributes the AWS controller would read). In AWS terms each spec
-// provisions its own NLB, and here each gets its own NodePort and
-// healthCheckNodePort.
-//
-// Specs must not share a NodePort. A rollout that blackholes new flows
-// can leave conntrack entries on the node (SYN_SENT, up to 120 s) that pin
-// the NLB's source address and port to the deleted pod; the NLB dials
-// from one address, so its next connections to that node reuse those
-// ports within seconds and the node forwards them to the deleted pod too
-// (kubernetes/kubernetes#101607). With one Service for all specs, the
-// pitfall's residue failed the instance fix in 3 of 9 runs.
-func (r *Runbook) createSpecService(ctx context.Context, name string, extra map[string]string) error {
-	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: r.Namespace, Labels: r.baseSvc.Labels, Annotations: map[string]string{}}}
-	for k, v := range r.baseSvc.Annotations {
-		s.Annotations[k] = v
-	}
-	for k, v := range extra {
-		s.Annotations[k] = v
-	}
-	s.Spec = *r.baseSvc.Spec.DeepCopy()
-	s.Spec.ClusterIP, s.Spec.ClusterIPs, s.Spec.HealthCheckNodePort = "", nil, 0
-	for i := range s.Spec.Ports {
-		s.Spec.Ports[i].NodePort = 0
-	}
-	if _, err := r.Lab.Client.CoreV1().Services(r.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: "nodelab"}); err != nil {
-		return fmt.Errorf("create service %s: %w", name, err)
-	}
-	return nil
-}
-
-// deleteSpecService deletes a Service createSpecService made; the NLB
-// in front of it is gone by then. It runs at the end of a spec even when
-// the spec's context has ended.
-func (r *Runbook) deleteSpecService(ctx context.Context, name string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.t().Cleanup)
-	defer cancel()
-	err := r.Lab.Client.CoreV1().Services(r.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete service %s: %w", name, err)
-	}
-	return nil
-}
-
-// restart does what `kubectl rollout restart` does.
-func (r *Runbook) restart(ctx context.Context, at time.Time) error {
-	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, restartedAt, at.Format(time.RFC3339Nano))
-	_, err := r.Lab.Client.AppsV1().Deployments(r.Namespace).Patch(ctx, Deployment, "application/strategic-merge-patch+json",
-		[]byte(patch), metav1.PatchOptions{FieldManager: "nodelab-rollout"})
+// fix: the tuning Fix derives from the NLB's timing survives r.Rollouts
+// consecutive rollouts with zero failed requests, while the NLB still
+// drains or fails the old targets as in the pitfall.
+func (r *Runbook) fix(ctx context.Context, t nlb.TargetType) error {
+	svc, err := nlbtargets.GetService(ctx, r.Lab.Client, r.Namespace, Service, PortName)
 	if err != nil {
-		return fmt.Errorf("rollout restart deployment/%s: %w", Deployment, err)
+		return err
 	}
+	cfg, err := NLBConfig(t, svc, r.baseSvc.Annotations)
+	if err != nil {
+		return err
+	}
+	f := Fix(t, cfg)
+	r.env.Logf("fix (%s targets): keep-alive connections retired after %s, preStop %s, terminationGracePeriodSeconds %s, maxSurge 1, maxUnavailable 0, minReadySeconds %s, readiness through the route, readiness gate %v, service annotations %v",
+		t, f.KeepAliveMaxTime, f.PreStop, f.Grace, f.MinReady, f.Gate, f.ServiceAnnotations)
+	o, err := r.measure(ctx, t, f, r.Rollouts)
+	if err != nil {
+		return err
+	}
+	if err := checkControl(o); err != nil {
+		return err
+	}
+	res := o.Result
+	if res.Failed() > 0 {
+		return fmt.Errorf("fix (%s targets): %d of %d requests failed over %d rollouts (no budget: the fix must lose none): %s; by cause: %s; first failures: %s; exposures: %v; conntrack residue: %v; NLB: %s; NLB log: %s",
+			t, res.Failed(), len(res.Requests), o.Rollouts, res.Summary(), FailureReport(res, o.Events), details(first(o.Failures, 20)), o.Exposures, o.Residue, o.TargetCounters(), nlbLog(o.NLBEvents))
+	}
+	// The fix must have been tested against the behaviour that breaks the
+	// pitfall, not around it: every old pod replaced under load and, for
+	// ip targets, every old target drained by the NLB.
+	from := o.FirstRollout()
+	if t == nlb.TargetTypeInstance && r.replicas() < len(o.Targets) {
+		// Fewer replicas than nodes: every rollout leaves the old pod's
+		// node without a local endpoint, which the NLB must have seen.
+		if u := o.Transitions(nlb.StateUnhealthy, from); u < o.Rollouts {
+			return fmt.Errorf("fix (instance targets): the NLB saw %d nodes turn unhealthy during %d rollouts of %d replica(s) on %d nodes, want ≥ %d: the rollouts did not empty a node; NLB log: %s",
+				u, o.Rollouts, r.replicas(), len(o.Targets), o.Rollouts, nlbLog(o.NLBEvents))
+		}
+	}
+	if t == nlb.TargetTypeIP {
+		if d, want := o.Transitions(nlb.StateDraining, from), o.Rollouts*r.replicas(); d < want {
+			return fmt.Errorf("fix (ip targets): the NLB drained %d targets during %d rollouts of %d replicas, want ≥ %d: the rollouts did not go through deregistration; NLB log: %s",
+				d, o.Rollouts, r.replicas(), want, nlbLog(o.NLBEvents))
+		}
+	}
+	r.env.Logf("fix (%s targets): 0 failed of %d requests over %d consecutive rollouts (%s); the NLB meanwhile: %d targets unhealthy, %d draining, %d healthy",
+		t, len(res.Requests), o.Rollouts, res.Summary(), o.Transitions(nlb.StateUnhealthy, from), o.Transitions(nlb.StateDraining, from), o.Transitions(nlb.StateHealthy, from))
+	r.logLatency(o)
 	return nil
 }
 
-// waitRolledOut waits until a Deployment has n updated, available
-// replicas and no other pod, terminating ones included: the rollout is
-// over only when the old pods are gone.
-func (r *Runbook) waitRolledOut(ctx context.Context, name string, n int) error {
-	var last string
-	deadline := time.Now().Add(r.t().PodStart)
-	for {
-		d, err := r.Lab.Client.AppsV1().Deployments(r.Namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("get deployment %s: %w", name, err)
-		}
-		pods, err := r.Lab.Client.CoreV1().Pods(r.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + name})
-		if err != nil {
-			return fmt.Errorf("list pods of %s: %w", name, err)
-		}
-		s := d.Status
-		last = fmt.Sprintf("generation %d observed %d, replicas %d, updated %d, available %d, pods %s",
-			d.Generation, s.ObservedGeneration, s.Replicas, s.UpdatedReplicas, s.AvailableReplicas, podStates(pods.Items))
-		if s.ObservedGeneration >= d.Generation && int(s.UpdatedReplicas) == n && int(s.AvailableReplicas) == n &&
-			int(s.Replicas) == n && len(pods.Items) == n && !slices.ContainsFunc(pods.Items, terminating) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("deployment %s did not roll out within %s: %s (the pods' events are in the failure bundle; on a slow host set %s=2)", name, r.t().PodStart, last, scenarios.TimeoutScaleEnv)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("deployment %s rollout: %w (last: %s)", name, ctx.Err(), last)
-		case <-time.After(250 * time.Millisecond):
-		}
+// checkControl fails when requests failed before the first rollout: then
+// the lab, not the rollout, is what fails them, and neither side proves
+// anything.
+func checkControl(o *Outcome) error {
+	if o.Baseline == 0 {
+		return fmt.Errorf("no request ended during the %s baseline before the first rollout: the load probe did not get through the NLB (%s)", baseline, o.Result.Summary())
 	}
-}
-
-func terminating(p corev1.Pod) bool { return p.DeletionTimestamp != nil }
-
-func podStates(pods []corev1.Pod) string {
-	var s []string
-	for _, p := range pods {
-		st := string(p.Status.Phase)
-		if terminating(p) {
-			st = "Terminating"
-		} else if lab.PodCondition(&p, corev1.PodReady) {
-			st = "Ready"
-		}
-		s = append(s, p.Name+" "+st+" on "+p.Spec.NodeName)
+	if n := len(o.BaselineFailures); n > 0 {
+		return fmt.Errorf("control: %d of %d requests failed before any rollout (e.g. %s): the lab is not healthy enough to judge a rollout; NLB: %s; NLB log: %s",
+			n, o.Baseline, requests(first(o.BaselineFailures, 5)), o.TargetCounters(), nlbLog(o.NLBEvents))
 	}
-	return "[" + strings.Join(s, ", ") + "]"
-}
-
-// startDataPlane starts (once) the container ip targets are dialled from.
-func (r *Runbook) startDataPlane(ctx context.Context) (*nlbnet.DataPlane, error) {
-	if r.dataPlane != nil {
-		return r.dataPlane, nil
-	}
-	dp, err := r.Lab.StartNLBDataPlane(ctx, slog.New(slog.DiscardHandler))
-	if errors.Is(err, nlbnet.ErrNeedRoot) {
-		return nil, scenarios.Skipf("%v", err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	r.dataPlane = dp
-	r.env.Logf("ip targets dialled from container %s at %s (routes to every podCIDR inside it, none on the host)", nlbnet.ContainerName(r.Lab.Name), dp.Addr())
-	return dp, nil
+	return nil
 }
 
 // Cleanup deletes what Deploy created and stops the data plane.
@@ -418,20 +313,7 @@ func (r *Runbook) Cleanup(ctx context.Context) error {
 		errs = append(errs, r.dataPlane.Close(ctx))
 		r.dataPlane = nil
 	}
-	for _, o := range r.clusterObj {
-		kind, name, _ := strings.Cut(o, "/")
-		var err error
-		switch kind {
-		case "ClusterRole":
-			err = r.Lab.Client.RbacV1().ClusterRoles().Delete(ctx, name, metav1.DeleteOptions{})
-		case "ClusterRoleBinding":
-			err = r.Lab.Client.RbacV1().ClusterRoleBindings().Delete(ctx, name, metav1.DeleteOptions{})
-		}
-		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete %s: %w", o, err))
-		}
-	}
-	r.clusterObj = nil
+	errs = append(errs, r.deleteClusterObjects(ctx)...)
 	if r.Namespace != "" {
 		errs = append(errs, r.Lab.DeleteNamespace(ctx, r.Namespace, r.t().Cleanup))
 	}
@@ -445,60 +327,10 @@ func (r *Runbook) CheckNoLeaks(ctx context.Context) error {
 	if r.Lab.Attached {
 		return nil // Deploy skipped: nothing was started
 	}
-	var errs []error
-	out, err := exec.CommandContext(ctx, "docker", "ps", "-a", "--filter", "label="+nlbnet.LabelLab+"="+r.Lab.Name,
-		"--filter", "label="+nlbnet.LabelRole, "--format", "{{.Names}}").Output()
+	errs := []error{r.dataPlaneLeft(ctx), r.podRoutesLeft(ctx), r.listenersLeft()}
+	leak, err := r.goroutinesLeft(ctx)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("docker ps: %w", err))
-	} else if s := strings.TrimSpace(string(out)); s != "" {
-		errs = append(errs, fmt.Errorf("data-plane container left: %s", s))
+		return err
 	}
-	if bad, err := hostPodRoutes(ctx, r.Lab); err != nil {
-		errs = append(errs, err)
-	} else if len(bad) > 0 {
-		errs = append(errs, fmt.Errorf("the host routes pod networks: %s", strings.Join(bad, "; ")))
-	}
-	for _, a := range r.listens {
-		if c, err := net.DialTimeout("tcp", a.String(), time.Second); err == nil {
-			_ = c.Close()
-			errs = append(errs, fmt.Errorf("the NLB listener %s still accepts connections", a))
-		}
-	}
-	// An NLB waits for all its goroutines in Close; idle HTTP connections of
-	// the client-go and probe transports may linger briefly.
-	const allowance = 40
-	var n int
-	for end := time.Now().Add(10 * time.Second); ; {
-		if n = runtime.NumGoroutine(); n <= r.goroutines+allowance || time.Now().After(end) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	if n > r.goroutines+allowance {
-		errs = append(errs, fmt.Errorf("%d goroutines after cleanup, %d before deploy (allowance %d)", n, r.goroutines, allowance))
-	}
-	return errors.Join(errs...)
-}
-
-// hostPodRoutes lists host routes that overlap a node's podCIDR.
-func hostPodRoutes(ctx context.Context, l *lab.Lab) ([]string, error) {
-	nodes, err := l.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	host, err := routes.Host(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var bad []string
-	for _, n := range nodes.Items {
-		if cidr, err := netip.ParsePrefix(n.Spec.PodCIDR); err == nil {
-			bad = append(bad, routes.Overlapping(host, cidr)...)
-		}
-	}
-	return bad, nil
+	return errors.Join(append(errs, leak)...)
 }

@@ -73,14 +73,6 @@ func Pitfall() Tuning {
 	return Tuning{Name: "as commonly deployed (no preStop, default grace and strategy)"}
 }
 
-// KeepAliveAge is how long the fix lets a keep-alive connection live
-// (scaled like the NLB: 2 s here is 60 s on AWS's clock).
-const KeepAliveAge = 2 * time.Second
-
-// traefikGrace is Traefik's default graceTimeOut: how long it lets
-// requests in flight finish after SIGTERM.
-const traefikGrace = 10 * time.Second
-
 // Fix derives the fix from the NLB's scaled timing:
 //
 //   - keep-alive connections retired after KeepAliveAge: an L4 NLB pins
@@ -92,13 +84,14 @@ const traefikGrace = 10 * time.Second
 //   - preStop sleep longer than the NLB takes to stop sending new flows
 //     (unhealthy detection, interval × unhealthy threshold, for instance
 //     targets; deregistration propagation for ip targets) plus
-//     KeepAliveAge, a check interval and 2 s of margin;
+//     KeepAliveAge, a check interval and 2 s of margin (preStopMargin);
 //   - terminationGracePeriodSeconds longer than preStop plus Traefik's
-//     drain (graceTimeOut) plus 5 s;
+//     drain (graceTimeOut) plus 5 s (graceMargin);
 //   - maxSurge 1, maxUnavailable 0;
 //   - minReadySeconds: instance targets, longer than a node with a new pod
-//     takes to become healthy (interval × healthy threshold + 2 s); ip
-//     targets wait in the readiness gate instead (2 s);
+//     takes to become healthy (interval × healthy threshold + 2 s,
+//     minReadyMargin); ip targets wait in the readiness gate instead (2 s,
+//     ipMinReady);
 //   - Ready only when the Ingress route answers;
 //   - instance targets: the target group keeps the flows of a target that
 //     turns unhealthy (target_health_state.unhealthy.connection_termination.enabled=false),
@@ -111,16 +104,16 @@ func Fix(t nlb.TargetType, cfg nlb.Config) Tuning {
 	f.KeepAliveMaxTime = KeepAliveAge
 	switch t {
 	case nlb.TargetTypeIP:
-		f.PreStop = s.DeregistrationPropagation + KeepAliveAge + iv + 2*time.Second
-		f.MinReady = 2 * time.Second
+		f.PreStop = s.DeregistrationPropagation + KeepAliveAge + iv + preStopMargin
+		f.MinReady = ipMinReady
 		f.Gate = true
 	default:
-		f.PreStop = iv*time.Duration(s.HealthCheck.UnhealthyThreshold) + KeepAliveAge + iv + 2*time.Second
-		f.MinReady = iv*time.Duration(s.HealthCheck.HealthyThreshold) + 2*time.Second
+		f.PreStop = iv*time.Duration(s.HealthCheck.UnhealthyThreshold) + KeepAliveAge + iv + preStopMargin
+		f.MinReady = iv*time.Duration(s.HealthCheck.HealthyThreshold) + minReadyMargin
 		f.ServiceAnnotations = map[string]string{nlbtargets.AnnotationTargetGroupAttrs: nlbtargets.AttrUnhealthyTermination + "=false"}
 	}
-	f.PreStop = f.PreStop.Round(time.Second)
-	f.Grace = f.PreStop + traefikGrace + 5*time.Second
+	f.PreStop = f.PreStop.Round(apiSecond)
+	f.Grace = f.PreStop + traefikGrace + graceMargin
 	return f
 }
 
@@ -137,10 +130,10 @@ func (t Tuning) side() string {
 // apply sets the tuning on a Deployment made from the fixture.
 func (t Tuning) apply(d *appsv1.Deployment) {
 	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: t.Strategy}
-	d.Spec.MinReadySeconds = int32(t.MinReady / time.Second)
+	d.Spec.MinReadySeconds = int32(t.MinReady / apiSecond)
 	ps := &d.Spec.Template.Spec
 	if t.Grace > 0 {
-		ps.TerminationGracePeriodSeconds = ptr(int64(t.Grace / time.Second))
+		ps.TerminationGracePeriodSeconds = ptr(int64(t.Grace / apiSecond))
 	}
 	if t.Gate {
 		ps.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: ReadinessGate}}
@@ -150,7 +143,7 @@ func (t Tuning) apply(d *appsv1.Deployment) {
 		c.Args = append(c.Args, "--entryPoints.web.transport.keepAliveMaxTime="+t.KeepAliveMaxTime.String())
 	}
 	if t.PreStop > 0 {
-		c.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: int64(t.PreStop / time.Second)}}}
+		c.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: int64(t.PreStop / apiSecond)}}}
 	}
 	if t.RouteReadiness && c.ReadinessProbe != nil {
 		c.ReadinessProbe.HTTPGet = &corev1.HTTPGetAction{Path: "/", Port: intstr.FromString("web"),
