@@ -15,7 +15,6 @@ package labsmoke
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -201,30 +200,11 @@ func (r *Runbook) KubeletConfigApplied(ctx context.Context) error {
 	k := r.Lab.Profile.Kubelet
 	var problems []string
 	for _, n := range nodes.Items {
-		raw, err := r.Lab.Client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", n.Name, "proxy", "configz").DoRaw(ctx)
+		kc, err := readConfigz(ctx, r.Lab, n.Name)
 		if err != nil {
-			return fmt.Errorf("read /configz of node %s: %w", n.Name, err)
+			return err
 		}
-		var cz struct {
-			KubeletConfig struct {
-				EvictionHard            map[string]string `json:"evictionHard"`
-				EvictionSoft            map[string]string `json:"evictionSoft"`
-				EvictionSoftGracePeriod map[string]string `json:"evictionSoftGracePeriod"`
-				FeatureGates            map[string]bool   `json:"featureGates"`
-			} `json:"kubeletconfig"`
-		}
-		if err := json.Unmarshal(raw, &cz); err != nil {
-			return fmt.Errorf("decode /configz of node %s: %w", n.Name, err)
-		}
-		kc := cz.KubeletConfig
-		problems = append(problems, compare(n.Name, "evictionHard", k.EvictionHard, kc.EvictionHard)...)
-		problems = append(problems, compare(n.Name, "evictionSoft", k.EvictionSoft, kc.EvictionSoft)...)
-		problems = append(problems, compareDurations(n.Name, "evictionSoftGracePeriod", k.EvictionSoftGracePeriod, kc.EvictionSoftGracePeriod)...)
-		for g, v := range k.FeatureGates {
-			if got, ok := kc.FeatureGates[g]; !ok || got != v {
-				problems = append(problems, fmt.Sprintf("%s: featureGates.%s = %v (set: %v), want %v", n.Name, g, got, ok, v))
-			}
-		}
+		problems = append(problems, kc.differences(n.Name, k)...)
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
@@ -233,80 +213,10 @@ func (r *Runbook) KubeletConfigApplied(ctx context.Context) error {
 	return nil
 }
 
-func compare(node, field string, want, got map[string]string) []string {
-	var out []string
-	for k, v := range want {
-		if got[k] != v {
-			out = append(out, fmt.Sprintf("%s: %s[%s] = %q, want %q", node, field, k, got[k], v))
-		}
-	}
-	return out
-}
-
-func compareDurations(node, field string, want, got map[string]string) []string {
-	var out []string
-	for k, v := range want {
-		w, err1 := time.ParseDuration(v)
-		g, err2 := time.ParseDuration(got[k])
-		if err1 != nil || err2 != nil || w != g {
-			out = append(out, fmt.Sprintf("%s: %s[%s] = %q, want %q", node, field, k, got[k], v))
-		}
-	}
-	return out
-}
-
 // Cleanup deletes the namespace this run created.
 func (r *Runbook) Cleanup(ctx context.Context) error {
 	if r.Namespace == "" {
 		return nil
 	}
 	return r.Lab.DeleteNamespace(ctx, r.Namespace, r.env.T().Cleanup)
-}
-
-// dial asks probe `from` (through the API server's pod proxy) to send
-// `tries` HTTP "hostname" requests to host:port, and returns the answers.
-func (r *Runbook) dial(ctx context.Context, from, host, port string, tries int) ([]string, error) {
-	raw, err := r.Lab.Client.CoreV1().Pods(r.Namespace).ProxyGet("http", from, "8080", "dial", map[string]string{
-		"request": "hostname", "protocol": "http", "host": host, "port": port, "tries": fmt.Sprint(tries),
-	}).DoRaw(ctx)
-	var out struct {
-		Responses []string `json:"responses"`
-		Errors    []string `json:"errors"`
-	}
-	if jerr := json.Unmarshal(raw, &out); jerr != nil {
-		if err != nil {
-			return nil, fmt.Errorf("dial %s:%s from %s: %w", host, port, from, err)
-		}
-		return nil, fmt.Errorf("dial %s:%s from %s: decode %q: %w", host, port, from, raw, jerr)
-	}
-	if len(out.Errors) > 0 && len(out.Responses) == 0 {
-		return nil, fmt.Errorf("dial %s:%s from %s: %s", host, port, from, strings.Join(out.Errors, "; "))
-	}
-	return out.Responses, nil
-}
-
-// eventually retries check until it passes or the Network timeout ends,
-// returning the last observation.
-func (r *Runbook) eventually(ctx context.Context, check func(context.Context) error) error {
-	var last error
-	err := wait.PollUntilContextTimeout(ctx, r.env.T().Poll, r.env.T().Network, true, func(ctx context.Context) (bool, error) {
-		last = check(ctx)
-		return last == nil, nil
-	})
-	if err != nil {
-		if last == nil {
-			last = err
-		}
-		return fmt.Errorf("within %s: %w", r.env.T().Network, last)
-	}
-	return nil
-}
-
-func waitingReason(p *corev1.Pod) string {
-	for _, cs := range p.Status.ContainerStatuses {
-		if cs.State.Waiting != nil {
-			return cs.State.Waiting.Reason + ": " + cs.State.Waiting.Message
-		}
-	}
-	return ""
 }
