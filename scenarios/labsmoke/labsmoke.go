@@ -16,18 +16,18 @@ package labsmoke
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/nodelab/nodelab/fixtures"
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
 )
 
@@ -94,32 +94,15 @@ func (r *Runbook) DeployProbes(ctx context.Context) error {
 	if err := ap.Create(ctx, objs, manifest.InNamespace(ns)); err != nil {
 		return err
 	}
-	var seen string
-	err = wait.PollUntilContextTimeout(ctx, r.env.T().Poll, r.env.T().PodStart, true, func(ctx context.Context) (bool, error) {
+	w := wait.Within{What: "two Ready probes on two nodes", Timeout: r.env.T().PodStart, Poll: r.env.T().Poll}
+	return wait.Until(ctx, w, func(g gomega.Gomega) {
 		pods, err := r.Lab.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=probe"})
-		if err != nil {
-			seen = err.Error()
-			return false, nil
-		}
-		var ready []corev1.Pod
-		var states []string
-		for _, p := range pods.Items {
-			states = append(states, fmt.Sprintf("%s %s on %q ready=%v %s", p.Name, p.Status.Phase, p.Spec.NodeName, lab.PodCondition(&p, corev1.PodReady), waitingReason(&p)))
-			if lab.PodCondition(&p, corev1.PodReady) {
-				ready = append(ready, p)
-			}
-		}
-		seen = strings.Join(states, "; ")
-		if len(ready) == 2 && ready[0].Spec.NodeName != ready[1].Spec.NodeName {
-			r.probes = ready
-			return true, nil
-		}
-		return false, nil
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "list the probe pods")
+		ready, seen := readyProbes(pods.Items)
+		g.Expect(ready).To(gomega.HaveLen(2), "Ready probes; last seen: %s", seen)
+		g.Expect(ready[0].Spec.NodeName).NotTo(gomega.Equal(ready[1].Spec.NodeName), "the two Ready probes share a node; last seen: %s", seen)
+		r.probes = ready
 	})
-	if err != nil {
-		return fmt.Errorf("two Ready probes on two nodes within %s: %w; last seen: %s", r.env.T().PodStart, err, seen)
-	}
-	return nil
 }
 
 // PodToPodAcrossNodes asks each probe to fetch the other's hostname by pod IP.
@@ -129,17 +112,12 @@ func (r *Runbook) PodToPodAcrossNodes(ctx context.Context) error {
 	}
 	for i, from := range r.probes {
 		to := r.probes[1-i]
-		err := r.eventually(ctx, func(ctx context.Context) error {
+		what := fmt.Sprintf("%s (node %s) to reach %s (node %s) by pod IP %s", from.Name, from.Spec.NodeName, to.Name, to.Spec.NodeName, to.Status.PodIP)
+		if err := wait.Until(ctx, r.network(what), func(g gomega.Gomega) {
 			got, err := r.dial(ctx, from.Name, to.Status.PodIP, "8080", 3)
-			if err != nil {
-				return err
-			}
-			if !slices.Contains(got, to.Name) {
-				return fmt.Errorf("%s (node %s) → %s (node %s): got %v, want %s", from.Name, from.Spec.NodeName, to.Status.PodIP, to.Spec.NodeName, got, to.Name)
-			}
-			return nil
-		})
-		if err != nil {
+			g.Expect(err).NotTo(gomega.HaveOccurred())
+			g.Expect(got).To(gomega.ContainElement(to.Name), "%s (node %s) → %s (node %s): got %v, want %s", from.Name, from.Spec.NodeName, to.Status.PodIP, to.Spec.NodeName, got, to.Name)
+		}); err != nil {
 			return err
 		}
 	}
@@ -152,15 +130,11 @@ func (r *Runbook) CoreDNSAnswers(ctx context.Context) error {
 		return fmt.Errorf("no probes: DeployProbes must pass first")
 	}
 	fqdn := "probe." + r.Namespace + ".svc.cluster.local"
-	return r.eventually(ctx, func(ctx context.Context) error {
-		got, err := r.dial(ctx, r.probes[0].Name, fqdn, "80", 1)
-		if err != nil {
-			return fmt.Errorf("resolve and reach %s from %s: %w", fqdn, r.probes[0].Name, err)
-		}
-		if len(got) == 0 {
-			return fmt.Errorf("resolve and reach %s from %s: no response", fqdn, r.probes[0].Name)
-		}
-		return nil
+	from := r.probes[0].Name
+	return wait.Until(ctx, r.network("CoreDNS to resolve "+fqdn+" for "+from), func(g gomega.Gomega) {
+		got, err := r.dial(ctx, from, fqdn, "80", 1)
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "resolve and reach %s from %s", fqdn, from)
+		g.Expect(got).NotTo(gomega.BeEmpty(), "resolve and reach %s from %s: no response", fqdn, from)
 	})
 }
 
@@ -170,21 +144,16 @@ func (r *Runbook) ServiceSpreads(ctx context.Context) error {
 		return fmt.Errorf("no probes: DeployProbes must pass first")
 	}
 	fqdn := "probe." + r.Namespace + ".svc.cluster.local"
-	return r.eventually(ctx, func(ctx context.Context) error {
+	return wait.Until(ctx, r.network("requests to "+fqdn+" to reach both backends"), func(g gomega.Gomega) {
 		got, err := r.dial(ctx, r.probes[0].Name, fqdn, "80", 20)
-		if err != nil {
-			return err
-		}
+		g.Expect(err).NotTo(gomega.HaveOccurred())
 		counts := map[string]int{}
 		for _, h := range got {
 			counts[h]++
 		}
 		for _, p := range r.probes {
-			if counts[p.Name] == 0 {
-				return fmt.Errorf("20 requests to %s reached %v: backend %s never answered", fqdn, counts, p.Name)
-			}
+			g.Expect(counts).To(gomega.HaveKey(p.Name), "20 requests to %s reached %v: backend %s never answered", fqdn, counts, p.Name)
 		}
-		return nil
 	})
 }
 

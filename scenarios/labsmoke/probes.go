@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/wait"
 )
 
 // dial asks probe `from` (through the API server's pod proxy) to send
@@ -32,23 +34,26 @@ func (r *Runbook) dial(ctx context.Context, from, host, port string, tries int) 
 	return out.Responses, nil
 }
 
-// eventually retries check until it passes or the Network timeout ends,
-// returning the last observation.
-func (r *Runbook) eventually(ctx context.Context, check func(context.Context) error) error {
-	var last error
-	err := wait.PollUntilContextTimeout(ctx, r.env.T().Poll, r.env.T().Network, true, func(ctx context.Context) (bool, error) {
-		last = check(ctx)
-		return last == nil, nil
-	})
-	if err != nil {
-		if last == nil {
-			last = err
-		}
-		return fmt.Errorf("within %s: %w", r.env.T().Network, last)
-	}
-	return nil
+// network is a wait for traffic to flow: the shared Network timeout,
+// polled at the shared Poll interval.
+func (r *Runbook) network(what string) wait.Within {
+	return wait.Within{What: what, Timeout: r.env.T().Network, Poll: r.env.T().Poll}
 }
 
+// readyProbes returns the Ready probes among pods and, for the error
+// message, the state of each pod.
+func readyProbes(pods []corev1.Pod) (ready []corev1.Pod, seen string) {
+	var states []string
+	for _, p := range pods {
+		states = append(states, fmt.Sprintf("%s %s on %q ready=%v %s", p.Name, p.Status.Phase, p.Spec.NodeName, lab.PodCondition(&p, corev1.PodReady), waitingReason(&p)))
+		if lab.PodCondition(&p, corev1.PodReady) {
+			ready = append(ready, p)
+		}
+	}
+	return ready, strings.Join(states, "; ")
+}
+
+// waitingReason is why a pod's first waiting container waits ("" if none).
 func waitingReason(p *corev1.Pod) string {
 	for _, cs := range p.Status.ContainerStatuses {
 		if cs.State.Waiting != nil {
