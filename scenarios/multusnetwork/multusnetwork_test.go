@@ -27,3 +27,10 @@ func TestNetworkStatus(t *testing.T) {
 		t.Fatal("no annotation: want an error")
 	}
 }
+
+// TestConnectTimeoutFlag pins the agnhost connect flag built from the constant.
+func TestConnectTimeoutFlag(t *testing.T) {
+	if got := "--timeout=" + connectTimeout.String(); got != "--timeout=2s" {
+		t.Fatalf("agnhost connect flag %q, want --timeout=2s", got)
+	}
+}
