@@ -15,20 +15,19 @@ package labsmoke
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/nodelab/nodelab/fixtures"
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
 )
 
@@ -95,32 +94,15 @@ func (r *Runbook) DeployProbes(ctx context.Context) error {
 	if err := ap.Create(ctx, objs, manifest.InNamespace(ns)); err != nil {
 		return err
 	}
-	var seen string
-	err = wait.PollUntilContextTimeout(ctx, r.env.T().Poll, r.env.T().PodStart, true, func(ctx context.Context) (bool, error) {
+	w := wait.Within{What: "two Ready probes on two nodes", Timeout: r.env.T().PodStart, Poll: r.env.T().Poll}
+	return wait.Until(ctx, w, func(g gomega.Gomega) {
 		pods, err := r.Lab.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=probe"})
-		if err != nil {
-			seen = err.Error()
-			return false, nil
-		}
-		var ready []corev1.Pod
-		var states []string
-		for _, p := range pods.Items {
-			states = append(states, fmt.Sprintf("%s %s on %q ready=%v %s", p.Name, p.Status.Phase, p.Spec.NodeName, lab.PodCondition(&p, corev1.PodReady), waitingReason(&p)))
-			if lab.PodCondition(&p, corev1.PodReady) {
-				ready = append(ready, p)
-			}
-		}
-		seen = strings.Join(states, "; ")
-		if len(ready) == 2 && ready[0].Spec.NodeName != ready[1].Spec.NodeName {
-			r.probes = ready
-			return true, nil
-		}
-		return false, nil
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "list the probe pods")
+		ready, seen := readyProbes(pods.Items)
+		g.Expect(ready).To(gomega.HaveLen(2), "Ready probes; last seen: %s", seen)
+		g.Expect(ready[0].Spec.NodeName).NotTo(gomega.Equal(ready[1].Spec.NodeName), "the two Ready probes share a node; last seen: %s", seen)
+		r.probes = ready
 	})
-	if err != nil {
-		return fmt.Errorf("two Ready probes on two nodes within %s: %w; last seen: %s", r.env.T().PodStart, err, seen)
-	}
-	return nil
 }
 
 // PodToPodAcrossNodes asks each probe to fetch the other's hostname by pod IP.
@@ -130,17 +112,12 @@ func (r *Runbook) PodToPodAcrossNodes(ctx context.Context) error {
 	}
 	for i, from := range r.probes {
 		to := r.probes[1-i]
-		err := r.eventually(ctx, func(ctx context.Context) error {
+		what := fmt.Sprintf("%s (node %s) to reach %s (node %s) by pod IP %s", from.Name, from.Spec.NodeName, to.Name, to.Spec.NodeName, to.Status.PodIP)
+		if err := wait.Until(ctx, r.network(what), func(g gomega.Gomega) {
 			got, err := r.dial(ctx, from.Name, to.Status.PodIP, "8080", 3)
-			if err != nil {
-				return err
-			}
-			if !slices.Contains(got, to.Name) {
-				return fmt.Errorf("%s (node %s) → %s (node %s): got %v, want %s", from.Name, from.Spec.NodeName, to.Status.PodIP, to.Spec.NodeName, got, to.Name)
-			}
-			return nil
-		})
-		if err != nil {
+			g.Expect(err).NotTo(gomega.HaveOccurred())
+			g.Expect(got).To(gomega.ContainElement(to.Name), "%s (node %s) → %s (node %s): got %v, want %s", from.Name, from.Spec.NodeName, to.Status.PodIP, to.Spec.NodeName, got, to.Name)
+		}); err != nil {
 			return err
 		}
 	}
@@ -153,15 +130,11 @@ func (r *Runbook) CoreDNSAnswers(ctx context.Context) error {
 		return fmt.Errorf("no probes: DeployProbes must pass first")
 	}
 	fqdn := "probe." + r.Namespace + ".svc.cluster.local"
-	return r.eventually(ctx, func(ctx context.Context) error {
-		got, err := r.dial(ctx, r.probes[0].Name, fqdn, "80", 1)
-		if err != nil {
-			return fmt.Errorf("resolve and reach %s from %s: %w", fqdn, r.probes[0].Name, err)
-		}
-		if len(got) == 0 {
-			return fmt.Errorf("resolve and reach %s from %s: no response", fqdn, r.probes[0].Name)
-		}
-		return nil
+	from := r.probes[0].Name
+	return wait.Until(ctx, r.network("CoreDNS to resolve "+fqdn+" for "+from), func(g gomega.Gomega) {
+		got, err := r.dial(ctx, from, fqdn, "80", 1)
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "resolve and reach %s from %s", fqdn, from)
+		g.Expect(got).NotTo(gomega.BeEmpty(), "resolve and reach %s from %s: no response", fqdn, from)
 	})
 }
 
@@ -171,21 +144,16 @@ func (r *Runbook) ServiceSpreads(ctx context.Context) error {
 		return fmt.Errorf("no probes: DeployProbes must pass first")
 	}
 	fqdn := "probe." + r.Namespace + ".svc.cluster.local"
-	return r.eventually(ctx, func(ctx context.Context) error {
+	return wait.Until(ctx, r.network("requests to "+fqdn+" to reach both backends"), func(g gomega.Gomega) {
 		got, err := r.dial(ctx, r.probes[0].Name, fqdn, "80", 20)
-		if err != nil {
-			return err
-		}
+		g.Expect(err).NotTo(gomega.HaveOccurred())
 		counts := map[string]int{}
 		for _, h := range got {
 			counts[h]++
 		}
 		for _, p := range r.probes {
-			if counts[p.Name] == 0 {
-				return fmt.Errorf("20 requests to %s reached %v: backend %s never answered", fqdn, counts, p.Name)
-			}
+			g.Expect(counts).To(gomega.HaveKey(p.Name), "20 requests to %s reached %v: backend %s never answered", fqdn, counts, p.Name)
 		}
-		return nil
 	})
 }
 
@@ -201,30 +169,11 @@ func (r *Runbook) KubeletConfigApplied(ctx context.Context) error {
 	k := r.Lab.Profile.Kubelet
 	var problems []string
 	for _, n := range nodes.Items {
-		raw, err := r.Lab.Client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", n.Name, "proxy", "configz").DoRaw(ctx)
+		kc, err := readConfigz(ctx, r.Lab, n.Name)
 		if err != nil {
-			return fmt.Errorf("read /configz of node %s: %w", n.Name, err)
+			return err
 		}
-		var cz struct {
-			KubeletConfig struct {
-				EvictionHard            map[string]string `json:"evictionHard"`
-				EvictionSoft            map[string]string `json:"evictionSoft"`
-				EvictionSoftGracePeriod map[string]string `json:"evictionSoftGracePeriod"`
-				FeatureGates            map[string]bool   `json:"featureGates"`
-			} `json:"kubeletconfig"`
-		}
-		if err := json.Unmarshal(raw, &cz); err != nil {
-			return fmt.Errorf("decode /configz of node %s: %w", n.Name, err)
-		}
-		kc := cz.KubeletConfig
-		problems = append(problems, compare(n.Name, "evictionHard", k.EvictionHard, kc.EvictionHard)...)
-		problems = append(problems, compare(n.Name, "evictionSoft", k.EvictionSoft, kc.EvictionSoft)...)
-		problems = append(problems, compareDurations(n.Name, "evictionSoftGracePeriod", k.EvictionSoftGracePeriod, kc.EvictionSoftGracePeriod)...)
-		for g, v := range k.FeatureGates {
-			if got, ok := kc.FeatureGates[g]; !ok || got != v {
-				problems = append(problems, fmt.Sprintf("%s: featureGates.%s = %v (set: %v), want %v", n.Name, g, got, ok, v))
-			}
-		}
+		problems = append(problems, kc.differences(n.Name, k)...)
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
@@ -233,80 +182,10 @@ func (r *Runbook) KubeletConfigApplied(ctx context.Context) error {
 	return nil
 }
 
-func compare(node, field string, want, got map[string]string) []string {
-	var out []string
-	for k, v := range want {
-		if got[k] != v {
-			out = append(out, fmt.Sprintf("%s: %s[%s] = %q, want %q", node, field, k, got[k], v))
-		}
-	}
-	return out
-}
-
-func compareDurations(node, field string, want, got map[string]string) []string {
-	var out []string
-	for k, v := range want {
-		w, err1 := time.ParseDuration(v)
-		g, err2 := time.ParseDuration(got[k])
-		if err1 != nil || err2 != nil || w != g {
-			out = append(out, fmt.Sprintf("%s: %s[%s] = %q, want %q", node, field, k, got[k], v))
-		}
-	}
-	return out
-}
-
 // Cleanup deletes the namespace this run created.
 func (r *Runbook) Cleanup(ctx context.Context) error {
 	if r.Namespace == "" {
 		return nil
 	}
 	return r.Lab.DeleteNamespace(ctx, r.Namespace, r.env.T().Cleanup)
-}
-
-// dial asks probe `from` (through the API server's pod proxy) to send
-// `tries` HTTP "hostname" requests to host:port, and returns the answers.
-func (r *Runbook) dial(ctx context.Context, from, host, port string, tries int) ([]string, error) {
-	raw, err := r.Lab.Client.CoreV1().Pods(r.Namespace).ProxyGet("http", from, "8080", "dial", map[string]string{
-		"request": "hostname", "protocol": "http", "host": host, "port": port, "tries": fmt.Sprint(tries),
-	}).DoRaw(ctx)
-	var out struct {
-		Responses []string `json:"responses"`
-		Errors    []string `json:"errors"`
-	}
-	if jerr := json.Unmarshal(raw, &out); jerr != nil {
-		if err != nil {
-			return nil, fmt.Errorf("dial %s:%s from %s: %w", host, port, from, err)
-		}
-		return nil, fmt.Errorf("dial %s:%s from %s: decode %q: %w", host, port, from, raw, jerr)
-	}
-	if len(out.Errors) > 0 && len(out.Responses) == 0 {
-		return nil, fmt.Errorf("dial %s:%s from %s: %s", host, port, from, strings.Join(out.Errors, "; "))
-	}
-	return out.Responses, nil
-}
-
-// eventually retries check until it passes or the Network timeout ends,
-// returning the last observation.
-func (r *Runbook) eventually(ctx context.Context, check func(context.Context) error) error {
-	var last error
-	err := wait.PollUntilContextTimeout(ctx, r.env.T().Poll, r.env.T().Network, true, func(ctx context.Context) (bool, error) {
-		last = check(ctx)
-		return last == nil, nil
-	})
-	if err != nil {
-		if last == nil {
-			last = err
-		}
-		return fmt.Errorf("within %s: %w", r.env.T().Network, last)
-	}
-	return nil
-}
-
-func waitingReason(p *corev1.Pod) string {
-	for _, cs := range p.Status.ContainerStatuses {
-		if cs.State.Waiting != nil {
-			return cs.State.Waiting.Reason + ": " + cs.State.Waiting.Message
-		}
-	}
-	return ""
 }

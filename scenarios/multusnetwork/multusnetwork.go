@@ -23,12 +23,9 @@ package multusnetwork
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
-	"testing/fstest"
 	"time"
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
@@ -46,7 +43,6 @@ import (
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/netpolicy"
 	"github.com/nodelab/nodelab/lab/nodeexec"
-	"github.com/nodelab/nodelab/lab/podexec"
 	"github.com/nodelab/nodelab/lab/routes"
 	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
@@ -76,20 +72,6 @@ var Scenario = scenarios.Scenario{
 		}
 	},
 }
-
-const (
-	// NAD is the NetworkAttachmentDefinition the pods attach.
-	NAD = "lab-bridge"
-	// Bridge is the Linux bridge the NAD creates on the node.
-	Bridge = "nodelab-br0"
-	// Port is where the agnhost servers listen, on every interface.
-	Port = 8080
-	// Net1 is the interface name Multus gives the first extra network.
-	Net1 = "net1"
-)
-
-// Range is the NAD's subnet (the seed's).
-var Range = netip.MustParsePrefix("10.10.0.0/24")
 
 // Runbook runs the scenario on a lab.
 type Runbook struct {
@@ -155,37 +137,12 @@ func (r *Runbook) Deploy(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, s := range st {
-			if s.Interface == Net1 && len(s.IPs) > 0 {
-				if a, err := netip.ParseAddr(s.IPs[0]); err == nil {
-					r.net1[p.Name] = a
-				}
-			}
+		if a, ok := net1Addr(st); ok {
+			r.net1[p.Name] = a
 		}
 		r.env.Logf("pod %s: eth0 %s, net1 %s", p.Name, p.Status.PodIP, r.net1[p.Name])
 	}
 	return nil
-}
-
-// apply applies a fixture in the scenario's namespace, after edit.
-func (r *Runbook) apply(ctx context.Context, path string, edit func(string) string) error {
-	data, err := fixtures.FS.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	s := string(data)
-	if edit != nil {
-		s = edit(s)
-	}
-	objs, err := manifest.Decode(mapFS(path, s), path)
-	if err != nil {
-		return err
-	}
-	ap, err := manifest.NewApplier(r.Lab.Config)
-	if err != nil {
-		return err
-	}
-	return ap.Apply(ctx, objs, manifest.InNamespace(r.Namespace))
 }
 
 // SecondaryNetwork checks net1, traffic over it, eth0 and the routes.
@@ -281,21 +238,14 @@ func (r *Runbook) PitfallPolicyMissesNet1(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the NetworkPolicy should stop client → server over eth0 (the control): %w", err)
 	}
-	// net1 stays open, checked for as long as eth0 took to close, at least 10s.
-	watched, start := max(closedAfter, 10*time.Second), time.Now()
-	n := 0
-	for time.Since(start) < watched {
-		if err := connect(ctx, r.Lab, r.Namespace, "client", r.net1["server"]); err != nil {
-			return fmt.Errorf("client → server over %s failed %s after eth0 closed (attempt %d): %w; the pitfall did not reproduce", Net1, time.Since(start).Round(time.Second), n+1, err)
-		}
-		n++
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(r.t().Poll):
-		}
+	// net1 stays open, checked for as long as eth0 took to close, at least
+	// net1OpenAtLeast.
+	watched := max(closedAfter, net1OpenAtLeast)
+	n, err := r.keepsConnecting(ctx, "client", r.net1["server"], watched)
+	if err != nil {
+		return fmt.Errorf("client → server over %s should keep working after eth0 closed; the pitfall did not reproduce: %w", Net1, err)
 	}
-	r.env.Logf("pitfall reproduced: eth0 closed after %s; over the next %s net1 accepted all %d new connections while the policy was in place", closedAfter.Round(100*time.Millisecond), watched, n)
+	r.env.Logf("pitfall reproduced: eth0 closed after %s; over the next %s net1 accepted all %d new connections while the policy was in place", closedAfter.Round(displayRound), watched, n)
 	return nil
 }
 
@@ -337,29 +287,6 @@ func (r *Runbook) FixMultiNetworkPolicy(ctx context.Context) error {
 	return nil
 }
 
-// podIptables is iptables-save run in the pod's network namespace, entered
-// from the node through the PID of its container's first process.
-func (r *Runbook) podIptables(ctx context.Context, pod string) (string, error) {
-	p, err := r.Lab.Client.CoreV1().Pods(r.Namespace).Get(ctx, pod, metav1.GetOptions{})
-	if err != nil {
-		return "", err
-	}
-	dir, v, err := nodeexec.FindContainerCgroup(ctx, r.node, nodeexec.ContainerCgroup{
-		QOS: p.Status.QOSClass, PodUID: string(p.UID), ContainerID: p.Status.ContainerStatuses[0].ContainerID})
-	if err != nil {
-		return "", err
-	}
-	procs, err := nodeexec.ReadFile(ctx, r.node, nodeexec.MemoryCgroupDir(v, dir)+"/cgroup.procs")
-	if err != nil {
-		return "", err
-	}
-	pid, _, _ := strings.Cut(strings.TrimSpace(string(procs)), "\n")
-	if _, err := strconv.Atoi(pid); err != nil {
-		return "", fmt.Errorf("pod %s: no process in its cgroup %s", pod, dir)
-	}
-	return nodeexec.Run(ctx, r.node, "nsenter", "-t", pid, "-n", "iptables-save")
-}
-
 // Cleanup deletes the scenario's namespace (Multus stays installed).
 func (r *Runbook) Cleanup(ctx context.Context) error {
 	if r.Namespace == "" {
@@ -373,74 +300,4 @@ func (r *Runbook) requireDeployed() error {
 		return fmt.Errorf("the deploy step has not run (or failed)")
 	}
 	return nil
-}
-
-func (r *Runbook) eth0(pod string) netip.Addr {
-	a, _ := netip.ParseAddr(r.pods[pod].Status.PodIP)
-	return a
-}
-
-// eventuallyConnects retries new connections from pod to ip until one
-// works, within the Network timeout.
-func (r *Runbook) eventuallyConnects(ctx context.Context, from string, ip netip.Addr) error {
-	var last error
-	deadline := time.Now().Add(r.t().Network)
-	for {
-		if last = connect(ctx, r.Lab, r.Namespace, from, ip); last == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no connection from %s to %s:%d within %s: %w", from, ip, Port, r.t().Network, last)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(r.t().Poll):
-		}
-	}
-}
-
-// eventuallyBlocked retries new connections until one fails, within the
-// Network timeout, and returns how long that took.
-func (r *Runbook) eventuallyBlocked(ctx context.Context, from string, ip netip.Addr) (time.Duration, error) {
-	start := time.Now()
-	for {
-		if err := connect(ctx, r.Lab, r.Namespace, from, ip); err != nil {
-			r.env.Logf("%s → %s:%d blocked after %s: %v", from, ip, Port, time.Since(start).Round(100*time.Millisecond), err)
-			return time.Since(start), nil
-		}
-		if time.Since(start) > r.t().Network {
-			return 0, fmt.Errorf("new connections from %s to %s:%d still succeed after %s", from, ip, Port, r.t().Network)
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(r.t().Poll):
-		}
-	}
-}
-
-// connect opens one new TCP connection from the pod (agnhost connect,
-// 2s timeout).
-func connect(ctx context.Context, l *lab.Lab, ns, pod string, ip netip.Addr) error {
-	_, err := podexec.Run(ctx, l.Config, l.Client, podexec.Target{Namespace: ns, Pod: pod, Container: "netexec"},
-		"/agnhost", "connect", netip.AddrPortFrom(ip, Port).String(), "--timeout=2s")
-	return err
-}
-
-// NetworkStatus decodes Multus's network-status annotation of a pod.
-func NetworkStatus(p *corev1.Pod) ([]nadv1.NetworkStatus, error) {
-	raw, ok := p.Annotations[nadv1.NetworkStatusAnnot]
-	if !ok {
-		return nil, fmt.Errorf("pod %s/%s has no %s annotation: Multus did not handle it (is 00-multus.conf on node %s?)", p.Namespace, p.Name, nadv1.NetworkStatusAnnot, p.Spec.NodeName)
-	}
-	var st []nadv1.NetworkStatus
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
-		return nil, fmt.Errorf("pod %s/%s annotation %s: %w", p.Namespace, p.Name, nadv1.NetworkStatusAnnot, err)
-	}
-	return st, nil
-}
-
-func mapFS(path, data string) fstest.MapFS {
-	return fstest.MapFS{path: {Data: []byte(data)}}
 }

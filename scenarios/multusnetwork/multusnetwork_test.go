@@ -17,7 +17,20 @@ func TestNetworkStatus(t *testing.T) {
 	if len(st) != 2 || st[1].Interface != "net1" || st[1].IPs[0] != "10.10.0.2" || !st[0].Default {
 		t.Fatalf("status %+v", st)
 	}
+	if a, ok := net1Addr(st); !ok || a.String() != "10.10.0.2" {
+		t.Fatalf("net1Addr = %s, %v; want 10.10.0.2", a, ok)
+	}
+	if _, ok := net1Addr(st[:1]); ok {
+		t.Fatal("net1Addr without net1: want false")
+	}
 	if _, err := NetworkStatus(&corev1.Pod{}); err == nil {
 		t.Fatal("no annotation: want an error")
+	}
+}
+
+// TestConnectTimeoutFlag pins the agnhost connect flag built from the constant.
+func TestConnectTimeoutFlag(t *testing.T) {
+	if got := "--timeout=" + connectTimeout.String(); got != "--timeout=2s" {
+		t.Fatalf("agnhost connect flag %q, want --timeout=2s", got)
 	}
 }

@@ -23,3 +23,17 @@ var Timeouts = struct {
 	Routes:  2 * time.Minute,
 	Cleanup: 5 * time.Minute,
 }
+
+// The scenario's physics: not waits, so not scaled.
+const (
+	// net1OpenAtLeast is the shortest time the pitfall watches new
+	// connections over net1 keep working after eth0 closed (it watches as
+	// long as eth0 took to close when that is longer): an assertion bound.
+	net1OpenAtLeast = 10 * time.Second
+	// connectTimeout is agnhost connect's --timeout for one new TCP
+	// connection: how long an unanswered connection takes to count as
+	// blocked.
+	connectTimeout = 2 * time.Second
+	// displayRound is the precision of durations in log lines and errors.
+	displayRound = 100 * time.Millisecond
+)
