@@ -32,7 +32,7 @@ build: ## build bin/nodelab
 
 .PHONY: test
 test: ## unit tests: hermetic, no Docker (-short skips the live doctor check), fast (includes a dry run of the e2e tree that checks its labels)
-	$(GO) test -short ./cmd/... ./lab/... ./scenarios/... ./fixtures/... ./e2e/report/...
+	$(GO) test -short ./cmd/... ./lab/... ./scenarios/... ./fixtures/... ./e2e/report/... ./hack/...
 	$(GO) test ./e2e/ -count=1 -args -ginkgo.dry-run -ginkgo.v=false
 
 .PHONY: e2e

@@ -56,10 +56,20 @@ func Until(ctx context.Context, w Within, f func(g gomega.Gomega)) error {
 	if w.Timeout <= 0 || w.Poll <= 0 {
 		return fmt.Errorf("wait for %s: timeout %s and poll %s must be positive", w.What, w.Timeout, w.Poll)
 	}
-	return Check(func(g gomega.Gomega) {
+	return withContext(ctx, Check(func(g gomega.Gomega) {
 		g.Eventually(ctx, f).WithTimeout(w.Timeout).WithPolling(w.Poll).
 			Should(gomega.Succeed(), "%s within %s", w.What, w.Timeout)
-	})
+	}))
+}
+
+// withContext wraps ctx's error into err when ctx ended, so callers can
+// tell an interrupted or timed-out step (errors.Is(err,
+// context.DeadlineExceeded)) from a state that never came.
+func withContext(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ctx.Err(), err)
 }
 
 // Holds checks that f's assertions keep passing for w.Timeout (gomega's
@@ -68,8 +78,8 @@ func Holds(ctx context.Context, w Within, f func(g gomega.Gomega)) error {
 	if w.Timeout <= 0 || w.Poll <= 0 {
 		return fmt.Errorf("check %s holds: duration %s and poll %s must be positive", w.What, w.Timeout, w.Poll)
 	}
-	return Check(func(g gomega.Gomega) {
+	return withContext(ctx, Check(func(g gomega.Gomega) {
 		g.Consistently(ctx, f).WithTimeout(w.Timeout).WithPolling(w.Poll).
 			Should(gomega.Succeed(), "%s for %s", w.What, w.Timeout)
-	})
+	}))
 }

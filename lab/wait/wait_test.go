@@ -2,6 +2,7 @@ package wait
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -55,5 +56,16 @@ func TestHoldsFailsOnTheFirstBreak(t *testing.T) {
 func TestZeroTimeoutIsAnError(t *testing.T) {
 	if err := Until(context.Background(), Within{What: "x"}, func(gomega.Gomega) {}); err == nil {
 		t.Fatal("Until with no timeout returned nil")
+	}
+}
+
+func TestAnEndedContextIsInTheError(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := Until(ctx, Within{What: "a node", Timeout: time.Minute, Poll: time.Millisecond}, func(g gomega.Gomega) {
+		g.Expect(false).To(gomega.BeTrue())
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Until with a cancelled context = %v, want it to wrap context.Canceled", err)
 	}
 }
