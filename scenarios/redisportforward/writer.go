@@ -138,7 +138,7 @@ func (w *steadyWriter) waitFor(ctx context.Context, what string, timeout time.Du
 	})
 	if err != nil {
 		s := w.state()
-		return fmt.Errorf("not within %s: %w (writes: %d ok, %d failed; last error: %s)", timeout, err, s.ok, s.failed, errText(s.lastErr))
+		return fmt.Errorf("%w (writes at the end: %d ok, %d failed; last error: %s)", err, s.ok, s.failed, errText(s.lastErr))
 	}
 	return nil
 }
