@@ -31,7 +31,13 @@ func TestInClusterKeysPerMaster(t *testing.T) {
 }
 
 func TestInClusterScriptChecksEveryKey(t *testing.T) {
-	s := inClusterScript("redis-0.redis.ns.svc.cluster.local")
+	s, err := inClusterScript("redis-0.redis.ns.svc.cluster.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(s, "set -e\nh=redis-0.redis.ns.svc.cluster.local\n") {
+		t.Errorf("script does not start with set -e and the host (the fixture's comment must render nothing):\n%s", s)
+	}
 	for _, want := range []string{"-lt 1000", "redis-cli -c -h $h SET incluster:", "redis-cli -c -h $h GET incluster:", "read-ok=$ok read-bad=$bad",
 		"CLUSTER NODES", "*master*", "--scan --pattern 'incluster:*'", "incluster-keys=$n"} {
 		if !strings.Contains(s, want) {
