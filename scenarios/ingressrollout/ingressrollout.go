@@ -41,7 +41,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"runtime"
 	"strings"
 	"time"
 
@@ -51,6 +50,7 @@ import (
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/images"
+	"github.com/nodelab/nodelab/lab/leakcheck"
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/nlb"
 	"github.com/nodelab/nodelab/lab/nlbnet"
@@ -119,8 +119,8 @@ type Runbook struct {
 	baseSvc    corev1.Service    // traefik's Service as in the fixture
 	clusterObj []string          // names of the ClusterRole and binding
 	dataPlane  *nlbnet.DataPlane
-	listens    []netip.AddrPort // every NLB listener this runbook started
-	goroutines int
+	listens    []netip.AddrPort   // every NLB listener this runbook started
+	baseline   leakcheck.Baseline // goroutines before Deploy started anything
 }
 
 // New returns a runbook for an environment with the scenario's defaults.
@@ -151,7 +151,7 @@ func (r *Runbook) Deploy(ctx context.Context) error {
 	if r.Lab.Attached {
 		return scenarios.Skipf("requires a lab created by nodelab: the NLB emulator runs on this host and reaches node IPs on the lab's docker network; this run is attached to %s", r.Lab.Kubeconfig)
 	}
-	r.goroutines = runtime.NumGoroutine()
+	r.baseline = leakcheck.Take()
 	traefik, echo := images.Traefik(), images.Echo()
 	if err := addon.EnsureImages(ctx, r.Lab, r.Addons, traefik, echo); err != nil {
 		return err
@@ -327,7 +327,7 @@ func (r *Runbook) CheckNoLeaks(ctx context.Context) error {
 	if r.Lab.Attached {
 		return nil // Deploy skipped: nothing was started
 	}
-	errs := []error{r.dataPlaneLeft(ctx), r.podRoutesLeft(ctx), r.listenersLeft()}
+	errs := []error{r.dataPlaneLeft(ctx), r.podRoutesLeft(ctx), r.listenersLeft(ctx)}
 	leak, err := r.goroutinesLeft(ctx)
 	if err != nil {
 		return err

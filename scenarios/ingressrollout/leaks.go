@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"os/exec"
-	"runtime"
 	"strings"
 
-	"github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/dockercli"
+	"github.com/nodelab/nodelab/lab/leakcheck"
 	"github.com/nodelab/nodelab/lab/nlbnet"
 	"github.com/nodelab/nodelab/lab/routes"
 	"github.com/nodelab/nodelab/lab/wait"
@@ -27,12 +25,12 @@ const goroutineAllowance = 40
 
 // dataPlaneLeft fails when a data-plane container of this lab is left.
 func (r *Runbook) dataPlaneLeft(ctx context.Context) error {
-	out, err := exec.CommandContext(ctx, "docker", "ps", "-a", "--filter", "label="+nlbnet.LabelLab+"="+r.Lab.Name,
-		"--filter", "label="+nlbnet.LabelRole, "--format", "{{.Names}}").Output()
+	out, err := dockercli.Run(ctx, "ps", "-a", "--filter", "label="+nlbnet.LabelLab+"="+r.Lab.Name,
+		"--filter", "label="+nlbnet.LabelRole, "--format", "{{.Names}}")
 	if err != nil {
-		return fmt.Errorf("docker ps: %w", err)
-	} else if s := strings.TrimSpace(string(out)); s != "" {
-		return fmt.Errorf("data-plane container left: %s", s)
+		return err
+	} else if out != "" {
+		return fmt.Errorf("data-plane container left: %s", out)
 	}
 	return nil
 }
@@ -49,13 +47,14 @@ func (r *Runbook) podRoutesLeft(ctx context.Context) error {
 
 // listenersLeft fails for every NLB listener of this runbook that still
 // accepts connections.
-func (r *Runbook) listenersLeft() error {
-	var errs []error
+func (r *Runbook) listenersLeft(ctx context.Context) error {
+	addrs := make([]string, 0, len(r.listens))
 	for _, a := range r.listens {
-		if c, err := net.DialTimeout("tcp", a.String(), r.env.Scaled(Timeouts.ListenerDial)); err == nil {
-			_ = c.Close()
-			errs = append(errs, fmt.Errorf("the NLB listener %s still accepts connections", a))
-		}
+		addrs = append(addrs, a.String())
+	}
+	var errs []error
+	for _, a := range leakcheck.StillAccepting(ctx, r.env.Scaled(Timeouts.ListenerDial), addrs...) {
+		errs = append(errs, fmt.Errorf("the NLB listener %s still accepts connections", a))
 	}
 	return errors.Join(errs...)
 }
@@ -63,21 +62,17 @@ func (r *Runbook) listenersLeft() error {
 // goroutinesLeft fails when the goroutines do not come back near where
 // Deploy found them; it returns ctx's error when ctx ends first.
 func (r *Runbook) goroutinesLeft(ctx context.Context) (leak, ctxErr error) {
-	const allowance = goroutineAllowance
 	timeout := r.env.Scaled(Timeouts.Goroutines)
-	var n int
-	err := wait.Until(ctx, wait.Within{What: fmt.Sprintf("goroutines back to at most %d before deploy + %d", r.goroutines, allowance),
-		Timeout: timeout, Poll: Timeouts.GoroutinePoll}, func(g gomega.Gomega) {
-		n = runtime.NumGoroutine()
-		g.Expect(n).To(gomega.BeNumerically("<=", r.goroutines+allowance), "goroutines")
-	})
+	n, err := r.baseline.Settle(ctx, goroutineAllowance, wait.Within{
+		What:    fmt.Sprintf("goroutines back to at most %d before deploy + %d", r.baseline.Goroutines, goroutineAllowance),
+		Timeout: timeout, Poll: Timeouts.GoroutinePoll})
 	if err == nil {
 		return nil, nil
 	}
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("wait for goroutines after cleanup: %w (last: %d goroutines, %d before deploy, allowance %d)", ctx.Err(), n, r.goroutines, allowance)
+		return nil, fmt.Errorf("wait for goroutines after cleanup: %w (last: %d goroutines, %d before deploy, allowance %d)", ctx.Err(), n, r.baseline.Goroutines, goroutineAllowance)
 	}
-	return fmt.Errorf("%d goroutines after cleanup, %d before deploy (allowance %d), still after %s", n, r.goroutines, allowance, timeout), nil
+	return fmt.Errorf("%d goroutines after cleanup, %d before deploy (allowance %d), still after %s", n, r.baseline.Goroutines, goroutineAllowance, timeout), nil
 }
 
 // hostPodRoutes lists host routes that overlap a node's podCIDR.
