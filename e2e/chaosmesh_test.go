@@ -15,10 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nodelab/nodelab/lab/addon/chaosmesh"
-	"github.com/nodelab/nodelab/lab/chaos"
 	"github.com/nodelab/nodelab/lab/images"
+	"github.com/nodelab/nodelab/lab/instruments/chaos"
+	"github.com/nodelab/nodelab/lab/instruments/timeline"
 	"github.com/nodelab/nodelab/lab/nodeexec"
-	"github.com/nodelab/nodelab/lab/timeline"
 )
 
 // The Chaos Mesh addon's own proof: a 64 MiB memStress lands in the target

@@ -13,7 +13,7 @@ import (
 	"github.com/onsi/ginkgo/v2"
 
 	"github.com/nodelab/nodelab/e2e/report"
-	"github.com/nodelab/nodelab/lab/timeline"
+	"github.com/nodelab/nodelab/lab/instruments/timeline"
 )
 
 // flagFailSpec is test-only: specs whose full text matches fail after their

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nodelab/nodelab/lab/stress"
+	"github.com/nodelab/nodelab/lab/instruments/stress"
 )
 
 // runClient is one worker: map PerClient bytes, touch every page, hold them

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nodelab/nodelab/lab/stress"
+	"github.com/nodelab/nodelab/lab/instruments/stress"
 )
 
 // touched counts the pages of data whose first byte was written.

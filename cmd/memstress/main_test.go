@@ -13,7 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 	"golang.org/x/sys/unix"
 
-	"github.com/nodelab/nodelab/lab/stress/procfs"
+	"github.com/nodelab/nodelab/lab/instruments/stress/procfs"
 )
 
 // asMainEnv makes the test binary behave as memstress (parent and, through

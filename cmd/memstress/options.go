@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nodelab/nodelab/lab/stress"
+	"github.com/nodelab/nodelab/lab/instruments/stress"
 )
 
 // options is memstress's command line.

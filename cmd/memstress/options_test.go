@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nodelab/nodelab/lab/stress"
+	"github.com/nodelab/nodelab/lab/instruments/stress"
 )
 
 func TestParseOptions(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/nodelab/nodelab/lab/stress"
+	"github.com/nodelab/nodelab/lab/instruments/stress"
 )
 
 const exitUsage = 2

@@ -6,8 +6,8 @@ import (
 
 	. "github.com/onsi/gomega"
 
-	"github.com/nodelab/nodelab/lab/stress"
-	"github.com/nodelab/nodelab/lab/stress/procfs"
+	"github.com/nodelab/nodelab/lab/instruments/stress"
+	"github.com/nodelab/nodelab/lab/instruments/stress/procfs"
 )
 
 // rssTolerance bounds how far a client's VmRSS may be from the control's

@@ -12,7 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 	"golang.org/x/sys/unix"
 
-	"github.com/nodelab/nodelab/lab/stress/procfs"
+	"github.com/nodelab/nodelab/lab/instruments/stress/procfs"
 )
 
 // asMainEnv makes the test binary behave as nsexec, so the tests run the

@@ -12,7 +12,7 @@ import (
 
 	. "github.com/onsi/gomega"
 
-	"github.com/nodelab/nodelab/lab/stress/procfs"
+	"github.com/nodelab/nodelab/lab/instruments/stress/procfs"
 )
 
 // newPidNamespace creates a pid namespace owned by the test, with its own

@@ -12,7 +12,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/nodelab/nodelab/lab/timeline"
+	"github.com/nodelab/nodelab/lab/instruments/timeline"
 )
 
 // seriesColors are distinguishable on white; "ok"-like series are green

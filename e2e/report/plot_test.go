@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nodelab/nodelab/lab/timeline"
+	"github.com/nodelab/nodelab/lab/instruments/timeline"
 )
 
 // gonum/plot shrinks the data area until every label fits on the canvas:

@@ -6,7 +6,7 @@
 // lab library (lab/...) never imports ginkgo.
 //
 // Specs attach files with a report entry named EntryArtifact whose value is
-// a path relative to the artifacts folder; timeline files (lab/timeline)
+// a path relative to the artifacts folder; timeline files (lab/instruments/timeline)
 // attached this way are plotted. Paths per spec come from SpecDir:
 // $ARTIFACTS/<scenario-id>/<spec>/.
 package report

@@ -9,7 +9,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/nodelab/nodelab/lab/timeline"
+	"github.com/nodelab/nodelab/lab/instruments/timeline"
 )
 
 // TestWriteSampleReport writes a complete report (JUnit, HTML, two plots,

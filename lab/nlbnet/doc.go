@@ -1,4 +1,4 @@
-// Package nlbnet gives the NLB emulator (lab/nlb) a data plane that can reach
+// Package nlbnet gives the NLB emulator (lab/instruments/nlb) a data plane that can reach
 // pod IPs, for target type "ip", without touching the host's routing table.
 //
 // Pod IPs (10.244.x.y in kind) are routed only inside the cluster: the host

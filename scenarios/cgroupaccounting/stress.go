@@ -7,8 +7,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/nodelab/nodelab/lab/chaos"
-	"github.com/nodelab/nodelab/lab/timeline"
+	"github.com/nodelab/nodelab/lab/instruments/chaos"
+	"github.com/nodelab/nodelab/lab/instruments/timeline"
 )
 
 // stress injects a StressChaos of size into the app, its stressor at

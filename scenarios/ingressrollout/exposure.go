@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nodelab/nodelab/lab/loadprobe"
-	"github.com/nodelab/nodelab/lab/nlb"
-	"github.com/nodelab/nodelab/lab/nlbtargets"
+	"github.com/nodelab/nodelab/lab/instruments/loadprobe"
+	"github.com/nodelab/nodelab/lab/instruments/nlb"
+	"github.com/nodelab/nodelab/lab/instruments/nlbtargets"
 )
 
 // Exposure is a time a target got new flows from the NLB while nothing

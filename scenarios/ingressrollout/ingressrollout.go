@@ -1,6 +1,6 @@
 // Package ingressrollout is the runbook of scenario `ingress-rollout`:
 // zero-downtime rolling updates of an ingress controller (Traefik v3)
-// behind an AWS-NLB-like L4 proxy (lab/nlb), for both NLB target types.
+// behind an AWS-NLB-like L4 proxy (lab/instruments/nlb), for both NLB target types.
 //
 //  1. Deploy: Traefik (one replica, the Helm chart's default; Service type LoadBalancer with
 //     externalTrafficPolicy Local), an Ingress to nodelab's echo backend.
@@ -10,9 +10,9 @@
 //     each for the pitfall and the fix. Each spec creates its own Service
 //     (own NodePort: a new NLB, see createSpecService), starts its own NLB with
 //     AWS's defaults scaled by TimeScale and a target controller
-//     (lab/nlbtargets) playing the AWS load balancer controller, applies its
+//     (lab/instruments/nlbtargets) playing the AWS load balancer controller, applies its
 //     Traefik tuning, waits until the target group is healthy, then sends
-//     bounded load through the NLB (lab/loadprobe: 500 req/s, new
+//     bounded load through the NLB (lab/instruments/loadprobe: 500 req/s, new
 //     connections and keep-alive): a baseline with no rollout (the
 //     control, which must not fail a single request), then `kubectl
 //     rollout restart`s, each waited for until no old pod is left.
@@ -50,12 +50,12 @@ import (
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/images"
-	"github.com/nodelab/nodelab/lab/leakcheck"
+	"github.com/nodelab/nodelab/lab/instruments/leakcheck"
+	"github.com/nodelab/nodelab/lab/instruments/nlb"
+	"github.com/nodelab/nodelab/lab/instruments/nlbtargets"
+	"github.com/nodelab/nodelab/lab/instruments/timeline"
 	"github.com/nodelab/nodelab/lab/manifest"
-	"github.com/nodelab/nodelab/lab/nlb"
 	"github.com/nodelab/nodelab/lab/nlbnet"
-	"github.com/nodelab/nodelab/lab/nlbtargets"
-	"github.com/nodelab/nodelab/lab/timeline"
 	"github.com/nodelab/nodelab/scenarios"
 )
 

@@ -16,10 +16,10 @@ import (
 
 	"github.com/nodelab/nodelab/fixtures"
 	"github.com/nodelab/nodelab/lab"
-	"github.com/nodelab/nodelab/lab/loadprobe"
+	"github.com/nodelab/nodelab/lab/instruments/loadprobe"
+	"github.com/nodelab/nodelab/lab/instruments/nlb"
+	"github.com/nodelab/nodelab/lab/instruments/nlbtargets"
 	"github.com/nodelab/nodelab/lab/manifest"
-	"github.com/nodelab/nodelab/lab/nlb"
-	"github.com/nodelab/nodelab/lab/nlbtargets"
 )
 
 var svcLocal = nlbtargets.Service{NodePort: 30080, TargetPort: 8000, HealthCheckNodePort: 31000, Local: true}

@@ -11,9 +11,9 @@ import (
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/dockercli"
-	"github.com/nodelab/nodelab/lab/leakcheck"
+	"github.com/nodelab/nodelab/lab/instruments/leakcheck"
+	"github.com/nodelab/nodelab/lab/instruments/routes"
 	"github.com/nodelab/nodelab/lab/nlbnet"
-	"github.com/nodelab/nodelab/lab/routes"
 	"github.com/nodelab/nodelab/lab/wait"
 )
 

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nodelab/nodelab/lab/loadprobe"
-	"github.com/nodelab/nodelab/lab/nlb"
+	"github.com/nodelab/nodelab/lab/instruments/loadprobe"
+	"github.com/nodelab/nodelab/lab/instruments/nlb"
 )
 
 // Outcome is what one spec measured.

@@ -11,7 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/nodelab/nodelab/lab/nlb"
+	"github.com/nodelab/nodelab/lab/instruments/nlb"
 	"github.com/nodelab/nodelab/lab/nodeexec"
 )
 

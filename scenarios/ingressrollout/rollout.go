@@ -11,9 +11,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/nodelab/nodelab/lab/loadprobe"
-	"github.com/nodelab/nodelab/lab/nlb"
-	"github.com/nodelab/nodelab/lab/nlbtargets"
+	"github.com/nodelab/nodelab/lab/instruments/loadprobe"
+	"github.com/nodelab/nodelab/lab/instruments/nlb"
+	"github.com/nodelab/nodelab/lab/instruments/nlbtargets"
 )
 
 // KindRollout marks a `rollout restart` in the event log.

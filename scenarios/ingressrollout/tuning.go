@@ -7,11 +7,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/nodelab/nodelab/lab/nlb"
-	"github.com/nodelab/nodelab/lab/nlbtargets"
+	"github.com/nodelab/nodelab/lab/instruments/nlb"
+	"github.com/nodelab/nodelab/lab/instruments/nlbtargets"
 )
 
-// TimeScale divides AWS's NLB timings (lab/nlb.AWSDefaults): 30 turns the
+// TimeScale divides AWS's NLB timings (lab/instruments/nlb.AWSDefaults): 30 turns the
 // 30 s health-check interval into 1 s and the 180 s propagation into 6 s,
 // keeping their ratios, so a rollout behaves as on AWS, 30 times faster.
 const TimeScale = 30

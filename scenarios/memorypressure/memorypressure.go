@@ -60,7 +60,7 @@ import (
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/addon/chaosmesh"
-	"github.com/nodelab/nodelab/lab/chaos"
+	"github.com/nodelab/nodelab/lab/instruments/chaos"
 	"github.com/nodelab/nodelab/lab/kubelet"
 	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"

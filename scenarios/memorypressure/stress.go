@@ -7,7 +7,7 @@ import (
 	"github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/nodelab/nodelab/lab/chaos"
+	"github.com/nodelab/nodelab/lab/instruments/chaos"
 	"github.com/nodelab/nodelab/lab/kubelet"
 	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios/matchers"

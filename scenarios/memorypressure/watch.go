@@ -11,8 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/nodelab/nodelab/lab/instruments/timeline"
 	"github.com/nodelab/nodelab/lab/kubelet"
-	"github.com/nodelab/nodelab/lab/timeline"
 )
 
 // Eviction is a pod the watch saw evicted.

@@ -9,8 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
+	"github.com/nodelab/nodelab/lab/instruments/meminfo"
 	"github.com/nodelab/nodelab/lab/kubelet"
-	"github.com/nodelab/nodelab/lab/meminfo"
 	"github.com/nodelab/nodelab/scenarios"
 	"github.com/nodelab/nodelab/scenarios/matchers"
 )

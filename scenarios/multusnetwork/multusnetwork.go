@@ -11,7 +11,7 @@
 //  3. Pitfall: a NetworkPolicy denying ingress to server stops new
 //     connections over eth0 (the control) but not over net1: the primary
 //     CNI enforces policy on its own interface only. Needs a pod network
-//     that enforces NetworkPolicy, which is measured (lab/netpolicy), not
+//     that enforces NetworkPolicy, which is measured (lab/instruments/netpolicy), not
 //     assumed; otherwise the step skips with what was measured.
 //  4. Fix: a MultiNetworkPolicy for lab-bridge lets server accept net1
 //     ingress only from 10.10.0.0/24 and connect over net1 only to
@@ -40,10 +40,10 @@ import (
 	"github.com/nodelab/nodelab/lab/addon/multinetworkpolicy"
 	"github.com/nodelab/nodelab/lab/addon/multus"
 	"github.com/nodelab/nodelab/lab/images"
+	"github.com/nodelab/nodelab/lab/instruments/netpolicy"
+	"github.com/nodelab/nodelab/lab/instruments/routes"
 	"github.com/nodelab/nodelab/lab/manifest"
-	"github.com/nodelab/nodelab/lab/netpolicy"
 	"github.com/nodelab/nodelab/lab/nodeexec"
-	"github.com/nodelab/nodelab/lab/routes"
 	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
 )

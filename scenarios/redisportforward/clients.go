@@ -8,8 +8,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/nodelab/nodelab/lab/portforward"
-	"github.com/nodelab/nodelab/lab/redisnat"
+	"github.com/nodelab/nodelab/lab/instruments/portforward"
+	"github.com/nodelab/nodelab/lab/instruments/redisnat"
 )
 
 // plainClient forwards one pod and returns a single-node client on it.

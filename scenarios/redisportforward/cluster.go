@@ -15,7 +15,7 @@ import (
 
 	"github.com/nodelab/nodelab/fixtures"
 	"github.com/nodelab/nodelab/lab"
-	"github.com/nodelab/nodelab/lab/jobrun"
+	"github.com/nodelab/nodelab/lab/instruments/jobrun"
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/wait"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/nodelab/nodelab/lab/redisnat"
+	"github.com/nodelab/nodelab/lab/instruments/redisnat"
 	"github.com/nodelab/nodelab/lab/wait"
 )
 

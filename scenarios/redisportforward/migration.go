@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/nodelab/nodelab/lab/redisnat"
+	"github.com/nodelab/nodelab/lab/instruments/redisnat"
 )
 
 // slotMigration moves one slot from its master to another by hand, the way

@@ -20,7 +20,7 @@
 //     reads 1,000 keys incluster:*, and exactly those keys are spread over
 //     all three masters;
 //  4. fix 2: every pod forwarded (client-go port-forward, one local port per
-//     pod) and lab/redisnat's Dialer mapping podIP:6379 → 127.0.0.1:<port>:
+//     pod) and lab/instruments/redisnat's Dialer mapping podIP:6379 → 127.0.0.1:<port>:
 //     the same 1,000 keys from the host, spread over all masters;
 //  5. fix 2 under a slot migration: a half-migrated slot answers ASK, and the
 //     client still reads every key, before and after the migration ends;
@@ -54,9 +54,9 @@ import (
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/images"
-	"github.com/nodelab/nodelab/lab/jobrun"
-	"github.com/nodelab/nodelab/lab/leakcheck"
-	"github.com/nodelab/nodelab/lab/portforward"
+	"github.com/nodelab/nodelab/lab/instruments/jobrun"
+	"github.com/nodelab/nodelab/lab/instruments/leakcheck"
+	"github.com/nodelab/nodelab/lab/instruments/portforward"
 	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
 )

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nodelab/nodelab/lab/timeline"
+	"github.com/nodelab/nodelab/lab/instruments/timeline"
 )
 
 // The tail of inClusterScript's output on a 3-master cluster.

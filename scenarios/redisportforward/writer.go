@@ -9,7 +9,7 @@ import (
 	"github.com/onsi/gomega"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/nodelab/nodelab/lab/timeline"
+	"github.com/nodelab/nodelab/lab/instruments/timeline"
 	"github.com/nodelab/nodelab/lab/wait"
 )
 

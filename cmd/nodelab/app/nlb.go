@@ -15,9 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nodelab/nodelab/lab"
-	"github.com/nodelab/nodelab/lab/nlb"
+	"github.com/nodelab/nodelab/lab/instruments/nlb"
+	"github.com/nodelab/nodelab/lab/instruments/nlbtargets"
 	"github.com/nodelab/nodelab/lab/nlbnet"
-	"github.com/nodelab/nodelab/lab/nlbtargets"
 )
 
 // nlbOptions are the flags of `nodelab nlb`.
@@ -36,9 +36,9 @@ func newNLB(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "nlb --namespace NS --service NAME",
 		Short: "put an AWS-NLB-like L4 proxy on this host in front of a lab's Service (instance or ip targets)",
-		Long: `Runs the NLB emulator of scenario ingress-rollout (lab/nlb) on this host in
+		Long: `Runs the NLB emulator of scenario ingress-rollout (lab/instruments/nlb) on this host in
 front of a Service of a lab nodelab created, with a target controller that does
-what the AWS load balancer controller does (lab/nlbtargets):
+what the AWS load balancer controller does (lab/instruments/nlbtargets):
 
   instance  every node not labelled node.kubernetes.io/exclude-from-external-load-balancers
             at InternalIP:NodePort; with externalTrafficPolicy Local the NLB checks

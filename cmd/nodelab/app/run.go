@@ -14,7 +14,7 @@ import (
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/addon/builtin"
 	"github.com/nodelab/nodelab/lab/images/forge"
-	"github.com/nodelab/nodelab/lab/timeline"
+	"github.com/nodelab/nodelab/lab/instruments/timeline"
 	"github.com/nodelab/nodelab/scenarios"
 	"github.com/nodelab/nodelab/scenarios/catalog"
 )

@@ -99,7 +99,7 @@ func (f *Forge) chaosMeshGoStep(ctx context.Context) (stepSpec, error) {
 			}
 			nodelabDir = dir
 			var parts []string
-			for _, p := range []string{"cmd/nsexec", "cmd/memstress", "lab/stress"} {
+			for _, p := range []string{"cmd/nsexec", "cmd/memstress", "lab/instruments/stress"} {
 				sum, err := treeHash(filepath.Join(dir, p))
 				if err != nil {
 					return nil, err

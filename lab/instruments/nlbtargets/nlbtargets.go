@@ -1,4 +1,4 @@
-// Package nlbtargets keeps an NLB emulator's target group (lab/nlb) in
+// Package nlbtargets keeps an NLB emulator's target group (lab/instruments/nlb) in
 // step with a Kubernetes Service, as the AWS load balancer controller does,
 // and records the rollout events that explain failed requests.
 //
@@ -37,8 +37,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/nodelab/nodelab/lab/loadprobe"
-	"github.com/nodelab/nodelab/lab/nlb"
+	"github.com/nodelab/nodelab/lab/instruments/loadprobe"
+	"github.com/nodelab/nodelab/lab/instruments/nlb"
 )
 
 // ExcludeLabel marks nodes that external load balancers leave out (kind

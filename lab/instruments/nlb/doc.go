@@ -69,5 +69,5 @@
 // ratios to HAProxy and fails below 0.8× its throughput or above 1.2× its
 // p99. It needs NODELAB_NLB_BENCH=1 and skips otherwise, or without haproxy:
 //
-//	NODELAB_NLB_BENCH=1 go test ./lab/nlb -run TestCompareWithHAProxy -count=1 -v
+//	NODELAB_NLB_BENCH=1 go test ./lab/instruments/nlb -run TestCompareWithHAProxy -count=1 -v
 package nlb

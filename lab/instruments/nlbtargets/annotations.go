@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nodelab/nodelab/lab/nlb"
+	"github.com/nodelab/nodelab/lab/instruments/nlb"
 )
 
 // Service annotations of the AWS load balancer controller that the

@@ -8,7 +8,7 @@ import (
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/images"
-	"github.com/nodelab/nodelab/lab/netpolicy"
+	"github.com/nodelab/nodelab/lab/instruments/netpolicy"
 	"github.com/nodelab/nodelab/lab/profile"
 	"github.com/nodelab/nodelab/lab/progress"
 )

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nodelab/nodelab/lab/nlb"
-	"github.com/nodelab/nodelab/lab/timeline"
+	"github.com/nodelab/nodelab/lab/instruments/nlb"
+	"github.com/nodelab/nodelab/lab/instruments/timeline"
 )
 
 // Connection modes of Request.Conn.

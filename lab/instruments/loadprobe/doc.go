@@ -44,7 +44,7 @@
 // Result.Attribute ties each failure to the latest rollout Event (pod
 // terminating, endpoints removed, NLB target unhealthy or draining) at or
 // before the time the failure was observed, within a window; FromNLB turns
-// the emulator's event log (lab/nlb) into such events. Result.Timeline
+// the emulator's event log (lab/instruments/nlb) into such events. Result.Timeline
 // returns the ok and per-class failure rates per Bucket with the events as
-// markers, for the report to plot (lab/timeline).
+// markers, for the report to plot (lab/instruments/timeline).
 package loadprobe

@@ -39,7 +39,7 @@ type MemoryStress struct {
 	ContainerNames []string
 	// Workers is memStress --workers.
 	Workers int
-	// Size is memStress --size: MB is 10^6 bytes, MiB 2^20 (lab/stress).
+	// Size is memStress --size: MB is 10^6 bytes, MiB 2^20 (lab/instruments/stress).
 	Size string
 	// OOMScoreAdj sets the stressor's oom_score_adj (0: the daemon default).
 	OOMScoreAdj int

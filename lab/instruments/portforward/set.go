@@ -39,7 +39,7 @@ func NewSet(cfg *rest.Config, client kubernetes.Interface, namespace, selector s
 // Sync starts forwards for running pods that have none and closes those of
 // pods that are gone or changed IP, and forwards that stopped by themselves.
 // It returns the routes even when some forwards could not start. Its
-// signature is that of lab/redisnat's Dialer.Refresh, so a remapping client
+// signature is that of lab/instruments/redisnat's Dialer.Refresh, so a remapping client
 // re-lists the pods and re-forwards when a dial fails (after a failover).
 func (s *Set) Sync(ctx context.Context) (map[string]string, error) {
 	pods, err := s.client.CoreV1().Pods(s.namespace).List(ctx, metav1.ListOptions{LabelSelector: s.selector})

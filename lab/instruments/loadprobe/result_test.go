@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nodelab/nodelab/lab/nlb"
+	"github.com/nodelab/nodelab/lab/instruments/nlb"
 )
 
 // timeoutErr is a net.Error that timed out.

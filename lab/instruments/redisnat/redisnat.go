@@ -8,7 +8,7 @@
 //	nat := &redisnat.Dialer{Refresh: forwards.Sync}
 //	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{seed}, Dialer: nat.Dial})
 //
-// The table is kept current by Refresh (for example lab/portforward's
+// The table is kept current by Refresh (for example lab/instruments/portforward's
 // Set.Sync, which drops the forward of a deleted pod and starts one for its
 // successor). Dial calls it when an address has no route and when dialling a
 // known route fails, then dials once more, so a client recovers from a
@@ -33,7 +33,7 @@ type Dialer struct {
 	// it when an address has no route, and when dialling a known route
 	// fails (a forward that ended with its pod), then looks the address up
 	// and dials once more. nil means the table only changes by SetRoutes.
-	// lab/portforward's Set.Sync has this signature.
+	// lab/instruments/portforward's Set.Sync has this signature.
 	Refresh func(ctx context.Context) (map[string]string, error)
 	// MinRefreshInterval is the least time between two Refresh calls, so a
 	// client hammering a dead address does not hammer the API server too;
