@@ -7,6 +7,8 @@ BIN       := bin/nodelab
 ARTIFACTS ?= $(CURDIR)/_artifacts
 FOCUS     ?=
 LABELS    ?=
+N         ?= 3
+FRESH     ?=
 RETAIN    ?=
 GINKGO_FLAGS ?=
 # A cold run (no images yet) builds the node image first (9.5 min of suite setup on
@@ -24,7 +26,7 @@ export ARTIFACTS
 .PHONY: help
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  variables: FOCUS=<regexp> LABELS=<label filter> RETAIN=1 (keep the lab) ARTIFACTS=<dir>"
+	@echo "  variables: FOCUS=<regexp> LABELS=<label filter> RETAIN=1 (keep the lab) ARTIFACTS=<dir> N=<runs> FRESH=1 (stability)"
 
 .PHONY: build
 build: ## build bin/nodelab
@@ -46,6 +48,17 @@ e2e: host-deps ## e2e suite on a local kind lab (builds offline images when no r
 		-nodelab.artifacts=$(ARTIFACTS) $(GINKGO_FLAGS)
 	@echo "JUnit: $(ARTIFACTS)/junit_e2e.xml"
 	@echo "HTML report: $(ARTIFACTS)/report/index.html (failure bundles: $(ARTIFACTS)/<scenario>/<spec>/)"
+
+.PHONY: stability
+stability: ## run the selected specs N times (N=3, LABELS=..., FRESH=1: a new lab each run, else one retained lab) and write the verdict matrix to $(ARTIFACTS)/stability/matrix.md; fails when a verdict changes
+	@rm -rf $(ARTIFACTS)/stability && mkdir -p $(ARTIFACTS)/stability
+	@for i in $$(seq 1 $(N)); do \
+	  echo "== stability run $$i of $(N) ($(if $(FRESH),fresh lab,retained lab))"; \
+	  $(MAKE) --no-print-directory e2e ARTIFACTS=$(ARTIFACTS)/stability/run-$$i $(if $(FRESH),,RETAIN=1) > $(ARTIFACTS)/stability/run-$$i.log 2>&1; \
+	  echo "   exit $$? ($$(grep -ao 'Ran [0-9]* of [0-9]* Specs.*' $(ARTIFACTS)/stability/run-$$i.log | tail -1)); log: $(ARTIFACTS)/stability/run-$$i.log"; \
+	done; \
+	$(if $(FRESH),,$(GO) run ./cmd/nodelab down;) \
+	$(GO) run ./hack/stability -o $(ARTIFACTS)/stability/matrix.md $$(for i in $$(seq 1 $(N)); do echo $(ARTIFACTS)/stability/run-$$i; done)
 
 .PHONY: report-sample
 report-sample: ## write a sample report (two plots, a bundle) from the report package's test data to $(ARTIFACTS)/sample
