@@ -74,6 +74,9 @@ func (l *Lab) WaitPodRunning(ctx context.Context, namespace, name string, timeou
 		if p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
 			gomega.StopTrying(fmt.Sprintf("pod %s/%s ended: %s", namespace, name, last)).Now()
 		}
+		if err := ImagePullFailure(p); err != nil {
+			gomega.StopTrying(err.Error()).Now()
+		}
 		g.Expect(p.Status.Phase).To(gomega.Equal(corev1.PodRunning), "last seen: %s", last)
 		g.Expect(p.Status.ContainerStatuses).NotTo(gomega.BeEmpty(), "last seen: %s, no container status yet", last)
 		for _, cs := range p.Status.ContainerStatuses {
@@ -106,4 +109,44 @@ func containerState(s corev1.ContainerState) string {
 		return fmt.Sprintf("terminated (%s, exit code %d) %s", s.Terminated.Reason, s.Terminated.ExitCode, s.Terminated.Message)
 	}
 	return "no state yet"
+}
+
+// imagePullFailures are the container waiting reasons that mean the image
+// cannot be had the way the pod asks for it: waiting longer only delays the
+// error (the kubelet's back-off grows to five minutes).
+var imagePullFailures = map[string]bool{
+	"ErrImagePull":      true,
+	"ImagePullBackOff":  true,
+	"ErrImageNeverPull": true,
+	"InvalidImageName":  true,
+}
+
+// ImagePullFailure returns an error naming the image, the node, the
+// kubelet's message and what to do when a container of p cannot get its
+// image, and nil otherwise. Pod waits call it on every poll and stop at
+// once (gomega.StopTrying) instead of timing out minutes later with
+// "context deadline exceeded".
+func ImagePullFailure(p *corev1.Pod) error {
+	statuses := append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
+	for _, cs := range statuses {
+		w := cs.State.Waiting
+		if w == nil || !imagePullFailures[w.Reason] {
+			continue
+		}
+		return fmt.Errorf("pod %s/%s container %s on node %q cannot get image %s: %s: %s; "+
+			"make the image available to the node: a lab nodelab created loads its images itself (nodelab images build), "+
+			"any other cluster pulls them, so push it to a registry it can reach (nodelab images push --to REGISTRY)",
+			p.Namespace, p.Name, cs.Name, p.Spec.NodeName, cs.Image, w.Reason, w.Message)
+	}
+	return nil
+}
+
+// StopOnImagePullFailure ends the pod wait it is called in at once
+// (gomega.StopTrying) when one of pods cannot get its image.
+func StopOnImagePullFailure(pods []corev1.Pod) {
+	for i := range pods {
+		if err := ImagePullFailure(&pods[i]); err != nil {
+			gomega.StopTrying(err.Error()).Now()
+		}
+	}
 }

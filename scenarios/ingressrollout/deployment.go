@@ -78,6 +78,7 @@ func (r *Runbook) waitRolledOut(ctx context.Context, name string, n int) error {
 		if err != nil {
 			gomega.StopTrying("list pods of " + name).Wrap(err).Now()
 		}
+		lab.StopOnImagePullFailure(pods.Items)
 		s := d.Status
 		last := fmt.Sprintf("generation %d observed %d, replicas %d, updated %d, available %d, pods %s",
 			d.Generation, s.ObservedGeneration, s.Replicas, s.UpdatedReplicas, s.AvailableReplicas, podStates(pods.Items))

@@ -98,6 +98,7 @@ func (r *Runbook) DeployProbes(ctx context.Context) error {
 	return wait.Until(ctx, w, func(g gomega.Gomega) {
 		pods, err := r.Lab.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=probe"})
 		g.Expect(err).NotTo(gomega.HaveOccurred(), "list the probe pods")
+		lab.StopOnImagePullFailure(pods.Items)
 		ready, seen := readyProbes(pods.Items)
 		g.Expect(ready).To(gomega.HaveLen(2), "Ready probes; last seen: %s", seen)
 		g.Expect(ready[0].Spec.NodeName).NotTo(gomega.Equal(ready[1].Spec.NodeName), "the two Ready probes share a node; last seen: %s", seen)

@@ -57,6 +57,7 @@ func (r *Runbook) waitRedisPods(ctx context.Context, n int) ([]corev1.Pod, error
 	err := wait.Until(ctx, within, func(g gomega.Gomega) {
 		pods, err := r.Lab.Client.CoreV1().Pods(r.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		g.Expect(err).NotTo(gomega.HaveOccurred(), "list redis pods")
+		lab.StopOnImagePullFailure(pods.Items)
 		ready = ready[:0]
 		var states []string
 		for _, p := range pods.Items {
