@@ -20,6 +20,11 @@ E2E_TIMEOUT ?= 85m
 # when E2E_TIMEOUT is in minutes. CI sets both below its job timeout.
 E2E_GO_TIMEOUT ?= $(if $(filter %m,$(E2E_TIMEOUT)),$(shell echo $$(( $(E2E_TIMEOUT:m=) + 10 )))m,$(E2E_TIMEOUT))
 GOLANGCI_VERSION ?= v2.15.0
+# actionlint checks the GitHub workflows. It runs shellcheck over run: scripts
+# when a shellcheck binary is on PATH (GitHub's ubuntu runners have one; Debian:
+# apt-get install shellcheck) and skips that rule when it is absent, so lint
+# needs nothing beyond Go.
+ACTIONLINT_VERSION ?= v1.7.12
 
 export ARTIFACTS
 
@@ -83,10 +88,14 @@ host-deps: ## install what the offline image forge needs on a Debian/Ubuntu host
 	  else echo "note: debootstrap is missing; only needed when no registry is reachable (apt-get install debootstrap)"; fi; }
 
 .PHONY: lint
-lint: ## gofmt, go vet and golangci-lint (installed from the Go module proxy)
+lint: ## gofmt, go.mod tidy, go vet, golangci-lint and actionlint (both from the Go module proxy)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	@# -diff (Go 1.23+) prints what tidy would change and exits 1, writing nothing.
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy (and commit the result)"; exit 1; }
 	$(GO) vet ./...
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION) run ./...
+	@# With no arguments actionlint checks every workflow in .github/workflows/.
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
 .PHONY: clean
 clean: ## delete every nodelab lab (never other kind clusters) and bin/

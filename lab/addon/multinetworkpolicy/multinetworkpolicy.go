@@ -1,6 +1,7 @@
 // Package multinetworkpolicy is the multi-networkpolicy addon: the
 // MultiNetworkPolicy CRD (scheme.yml of github.com/k8snetworkplumbingwg/
-// multi-networkpolicy, which go.mod pins; v1beta1 is its served version)
+// multi-networkpolicy at Version, downloaded by lab/gomod; v1beta1 is its
+// served version)
 // and the multi-networkpolicy-iptables enforcer as a DaemonSet. The
 // enforcer has no forge build (images.MultiNetworkPolicyUnavailable), so
 // Install refuses forge labs with that reason; it needs the multus addon.
@@ -30,7 +31,11 @@ import (
 const (
 	// Name is the addon's profile name.
 	Name = "multi-networkpolicy"
-	// Module and Version hold the CRD (scheme.yml); go.mod pins the same.
+	// Module and Version hold the CRD (scheme.yml). go.mod does not
+	// require it: no package of it is imported, so go mod tidy drops it,
+	// and its go 1.13 go.mod (no graph pruning) would pull client-go
+	// v0.22's whole graph, old monolithic genproto included, which makes
+	// tidy fail with ambiguous googleapis imports.
 	Module  = "github.com/k8snetworkplumbingwg/multi-networkpolicy"
 	Version = "v1.0.1"
 	// DaemonSet runs the enforcer in kube-system.
