@@ -34,6 +34,7 @@ var (
 	flagProfile      = flag.String("nodelab.profile", os.Getenv("NODELAB_PROFILE"), "profile file or built-in profile name (multus) for the lab (default: the embedded default profile)")
 	flagRetain       = flag.Bool("nodelab.retain", os.Getenv("NODELAB_RETAIN") == "1", "keep the lab after the suite (and after a failed create)")
 	flagTimeoutScale = flag.Float64("nodelab.timeout-scale", 0, "multiply every timeout (slow hosts); default $NODELAB_TIMEOUT_SCALE or 1")
+	flagAllowChanges = flag.Bool("nodelab.allow-node-changes", os.Getenv("NODELAB_ALLOW_NODE_CHANGES") == "1", "let scenarios that change nodes (kubelet config and restart, memory pressure) run on a cluster nodelab did not create; default $NODELAB_ALLOW_NODE_CHANGES=1")
 	flagArtifacts    = flag.String("nodelab.artifacts", artifactsDefault(), "where JUnit and reports go; default $ARTIFACTS or _artifacts")
 )
 
@@ -60,6 +61,7 @@ func TestE2E(t *testing.T) {
 		t.Fatalf("-nodelab.timeout-scale=%v: want a positive number (2 doubles every timeout)", scale)
 	}
 	theEnv.Scale = scale
+	theEnv.AllowNodeChanges = *flagAllowChanges
 	describeScenarios(catalog.All(), scale)
 	plannedImages = planImages(ginkgo.PreviewSpecs("nodelab e2e"))
 	ginkgo.RunSpecs(t, "nodelab e2e")

@@ -40,25 +40,30 @@ type Lab struct {
 	// Created is true when this Up created the cluster (false when reused).
 	Created bool
 
-	provider *cluster.Provider
+	// provider and kindCluster reach the node containers (NodeAccess);
+	// nodeAccess is what was measured when they cannot be reached.
+	provider    *cluster.Provider
+	kindCluster string
+	nodeAccess  error
 }
 
 // KindNodes returns the lab's kind node containers, for node access
-// (lab/nodeexec). Attached clusters have none.
+// (lab/nodeexec): a lab nodelab created, or an attached kind cluster whose
+// containers this host's Docker engine runs (NodeAccess).
 func (l *Lab) KindNodes() ([]nodes.Node, error) {
-	if l.provider == nil {
-		return nil, fmt.Errorf("lab %s is attached by kubeconfig: node containers are not reachable through Docker", l.Name)
+	if err := l.NodeAccess(); err != nil {
+		return nil, fmt.Errorf("lab %s: node containers are not reachable through Docker: %w", l.Name, err)
 	}
-	return l.provider.ListInternalNodes(l.Name)
+	return l.provider.ListInternalNodes(l.kindCluster)
 }
 
 // ExportLogs writes kind's log export of the lab's nodes (journals,
 // container logs, inspect output) to dir, as `kind export logs` does.
 func (l *Lab) ExportLogs(dir string) error {
-	if l.provider == nil {
-		return fmt.Errorf("lab %s is attached by kubeconfig: no kind nodes to export logs from", l.Name)
+	if err := l.NodeAccess(); err != nil {
+		return fmt.Errorf("lab %s: no kind nodes to export logs from: %w", l.Name, err)
 	}
-	if err := l.provider.CollectLogs(l.Name, dir); err != nil {
+	if err := l.provider.CollectLogs(l.kindCluster, dir); err != nil {
 		return fmt.Errorf("export logs of lab %s: %w", l.Name, err)
 	}
 	return nil
@@ -87,6 +92,8 @@ func Attach(ctx context.Context, kubeconfig string) (*Lab, error) {
 	if _, err := l.Client.CoreV1().RESTClient().Get().AbsPath("/version").DoRaw(ctx); err != nil {
 		return nil, fmt.Errorf("attach: API server of %s does not answer within %s (is the cluster up and the kubeconfig current?): %w", kubeconfig, attachTimeout, err)
 	}
+	// Node access is measured, never assumed from who made the cluster.
+	l.nodeAccess = l.findKindNodes(ctx)
 	return l, nil
 }
 

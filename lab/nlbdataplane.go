@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -19,8 +18,8 @@ import (
 // The host's routing table is not touched. Close it when done; Down
 // removes it too.
 func (l *Lab) StartNLBDataPlane(ctx context.Context, logger *slog.Logger) (*nlbnet.DataPlane, error) {
-	if l.Attached {
-		return nil, errors.New("ip targets need a lab created by nodelab: the data plane joins the lab's docker network")
+	if err := l.NodeAccess(); err != nil {
+		return nil, fmt.Errorf("ip targets need kind nodes on this host: the data plane joins the cluster's docker network (%w)", err)
 	}
 	if l.Image.Image == "" {
 		return nil, fmt.Errorf("lab %s: no node image recorded to run the data-plane container from", l.Name)

@@ -241,7 +241,7 @@ func open(rec *Record, provider *cluster.Provider) (*Lab, error) {
 	}
 	l.Profile = rec.Profile
 	l.Image = NodeImageChoice{Image: rec.NodeImage, Source: images.Source(rec.ImageSource), Reason: rec.ImageReason}
-	l.provider = provider
+	l.provider, l.kindCluster = provider, rec.Name
 	return l, nil
 }
 

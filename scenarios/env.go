@@ -24,6 +24,9 @@ type Env struct {
 	// Scale multiplies every timeout: the shared table's (T) and the
 	// scenario's own (Scaled). 0 means 1.
 	Scale float64
+	// AllowNodeChanges lets scenarios that change nodes (NodeChanges) run
+	// on a cluster nodelab did not create.
+	AllowNodeChanges bool
 }
 
 // Reporter is where a runbook's outputs go: the e2e driver puts them in the

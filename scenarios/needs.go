@@ -1,23 +1,38 @@
 package scenarios
 
+import "fmt"
+
 // Need is a requirement a driver checks before a scenario's first step.
 type Need string
 
 const (
-	// NodeContainers: the nodes are containers this host's Docker engine
-	// reaches (a lab created by nodelab); node files, kubelet restarts and
-	// the nodes' network namespaces are read through them.
+	// NodeContainers: the nodes are kind node containers this host's
+	// Docker engine runs (a lab nodelab created, or any kind cluster on
+	// this host, measured); node files, kubelet restarts and the nodes'
+	// network namespaces are reached through them.
 	NodeContainers Need = "node-containers"
+	// NodeChanges: the scenario changes nodes (rewrites the kubelet's
+	// config and restarts it, fills a node's memory). On a cluster nodelab
+	// did not create it runs only when the user allowed it
+	// (-nodelab.allow-node-changes, nodelab run --allow-node-changes).
+	NodeChanges Need = "node-changes"
 )
 
 // Unmet returns the reason the first unmet need of ns stops the scenario on
 // env's lab, or "" when all are met.
 func Unmet(env Env, ns []Need) string {
+	if env.Lab == nil {
+		return ""
+	}
 	for _, n := range ns {
 		switch n {
 		case NodeContainers:
-			if env.Lab != nil && env.Lab.Attached {
-				return "requires a lab created by nodelab (node containers reachable through Docker); this run is attached to " + env.Lab.Kubeconfig
+			if err := env.Lab.NodeAccess(); err != nil {
+				return fmt.Sprintf("requires node access through kind node containers on this host's Docker engine; measured on %s: %v", env.Lab.Name, err)
+			}
+		case NodeChanges:
+			if env.Lab.Attached && !env.AllowNodeChanges {
+				return fmt.Sprintf("changes nodes (kubelet config and restart, memory pressure) of %s, a cluster nodelab did not create: allow it with -nodelab.allow-node-changes (make e2e GINKGO_FLAGS=-nodelab.allow-node-changes) or nodelab run --allow-node-changes", env.Lab.Name)
 			}
 		}
 	}

@@ -318,7 +318,7 @@ func readTail(r io.Reader, limit int) ([]byte, int, error) {
 
 // collectCgroups reads the memory cgroup of every running container.
 func collectCgroups(ctx context.Context, l *lab.Lab, b *bundle, prefix string, pods []corev1.Pod) {
-	if l.Attached {
+	if l.NodeAccess() != nil {
 		return
 	}
 	kindNodes, err := l.KindNodes()
@@ -411,7 +411,7 @@ func collectNodeConditions(ctx context.Context, l *lab.Lab, b *bundle) {
 // collectJournals writes each kind node's kubelet and containerd journal
 // since the spec started (less 10 s), the last JournalLines lines.
 func collectJournals(ctx context.Context, l *lab.Lab, b *bundle, since time.Time) {
-	if l.Attached {
+	if l.NodeAccess() != nil {
 		return
 	}
 	kindNodes, err := l.KindNodes()

@@ -66,10 +66,12 @@ func Find(known []Addon, name string) (Addon, error) {
 	return nil, fmt.Errorf("unknown addon %q: known addons are %s", name, strings.Join(names, ", "))
 }
 
-// Source is where the lab's images come from: the node image's source for a
-// lab nodelab created, upstream for an attached cluster (it pulls).
+// Source is where the lab's images come from: the node image's source
+// (for an attached kind cluster, measured from its node containers: forge
+// when they run nodelab's forge node image), upstream when unknown (an
+// attached cluster that is not kind on this host pulls).
 func Source(l *lab.Lab) images.Source {
-	if l.Attached || l.Image.Source == "" || l.Image.Source == images.SourceAuto {
+	if l.Image.Source == "" || l.Image.Source == images.SourceAuto {
 		return images.SourceUpstream
 	}
 	return l.Image.Source
@@ -101,9 +103,11 @@ func Ensure(ctx context.Context, l *lab.Lab, opts Options, names ...string) erro
 func EnsureImages(ctx context.Context, l *lab.Lab, opts Options, imgs ...images.Image) error {
 	if Source(l) != images.SourceForge {
 		imgs = slices.DeleteFunc(slices.Clone(imgs), func(im images.Image) bool { return !im.LocalOnly() })
-		if len(imgs) > 0 && l.Attached {
-			return fmt.Errorf("image %s exists only where the nodelab forge builds it, and attached cluster %s can neither pull it nor be loaded with it: "+
-				"use a lab nodelab created (nodelab up)", imgs[0].Forge, l.Name)
+		if len(imgs) > 0 {
+			if err := l.NodeAccess(); err != nil {
+				return fmt.Errorf("image %s exists only where the nodelab forge builds it, and cluster %s can neither pull it nor be loaded with it (%v): "+
+					"push it to a registry the cluster reaches (nodelab images push --to REGISTRY), or use a lab nodelab created (nodelab up)", imgs[0].Forge, l.Name, err)
+			}
 		}
 	}
 	if len(imgs) == 0 {

@@ -119,8 +119,8 @@ func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 
 // Prepare installs Chaos Mesh and starts the pods on one worker.
 func (r *Runbook) Prepare(ctx context.Context) error {
-	if r.Lab.Attached {
-		return scenarios.Skipf("requires a lab created by nodelab: cgroup files are read in the node containers; this run is attached to %s", r.Lab.Kubeconfig)
+	if err := r.Lab.NodeAccess(); err != nil {
+		return scenarios.Skipf("requires node access: cgroup files are read in the node containers; measured on %s: %v", r.Lab.Name, err)
 	}
 	if err := r.pickWorker(); err != nil {
 		return err
@@ -295,8 +295,8 @@ func (r *Runbook) QoSAndOOMScoreAdj(ctx context.Context) error {
 // NoStressorLeft: no stressor on any node, and the app's working set is
 // back near its baseline.
 func (r *Runbook) NoStressorLeft(ctx context.Context) error {
-	if r.Lab.Attached {
-		return scenarios.Skipf("requires node access through Docker; this run is attached to %s", r.Lab.Kubeconfig)
+	if err := r.Lab.NodeAccess(); err != nil {
+		return scenarios.Skipf("requires node access through Docker; measured on %s: %v", r.Lab.Name, err)
 	}
 	if err := chaos.CheckNoStressors(ctx, r.Lab, r.env.Scaled(Timeouts.StressorsGone)); err != nil {
 		return err

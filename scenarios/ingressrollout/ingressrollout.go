@@ -148,8 +148,8 @@ func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 // Deploy creates the namespace, echo, the Ingress and Traefik as commonly
 // deployed, and waits for both Deployments.
 func (r *Runbook) Deploy(ctx context.Context) error {
-	if r.Lab.Attached {
-		return scenarios.Skipf("requires a lab created by nodelab: the NLB emulator runs on this host and reaches node IPs on the lab's docker network; this run is attached to %s", r.Lab.Kubeconfig)
+	if err := r.Lab.NodeAccess(); err != nil {
+		return scenarios.Skipf("requires kind nodes on this host: the NLB emulator runs on this host and reaches node IPs on the lab's docker network; measured on %s: %v", r.Lab.Name, err)
 	}
 	r.baseline = leakcheck.Take()
 	traefik, echo := images.Traefik(), images.Echo()
@@ -324,7 +324,7 @@ func (r *Runbook) Cleanup(ctx context.Context) error {
 // the host: no data-plane container, no host route into a podCIDR, no NLB
 // listener still accepting, goroutines back near where Deploy found them.
 func (r *Runbook) CheckNoLeaks(ctx context.Context) error {
-	if r.Lab.Attached {
+	if !r.baseline.Taken() {
 		return nil // Deploy skipped: nothing was started
 	}
 	errs := []error{r.dataPlaneLeft(ctx), r.podRoutesLeft(ctx), r.listenersLeft(ctx)}

@@ -74,7 +74,7 @@ var Scenario = scenarios.Scenario{
 		ID:       "memory-pressure",
 		Summary:  "pitfall: an 8 MiB BestEffort app is evicted first when a prioritised neighbour's StressChaos causes MemoryPressure; fix: requests == limits (Guaranteed) survives while over-request and BestEffort pods go first, in the kubelet's order",
 		Labels:   []scenarios.Label{scenarios.Slow, scenarios.Disruptive},
-		Needs:    []scenarios.Need{scenarios.NodeContainers},
+		Needs:    []scenarios.Need{scenarios.NodeContainers, scenarios.NodeChanges},
 		Requires: []string{"a lab created by nodelab (kubelet restarts through Docker)", "≥ 1 worker", fmt.Sprintf("%d MiB free host memory", NeedBytes>>20)},
 		Typical:  265 * time.Second,
 		Addons:   []string{chaosmesh.Name},
@@ -123,8 +123,8 @@ func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 // Prepare installs Chaos Mesh, creates the namespace and priority class,
 // picks and tunes a worker.
 func (r *Runbook) Prepare(ctx context.Context) error {
-	if r.Lab.Attached {
-		return scenarios.Skipf("requires a lab created by nodelab: the worker's kubelet is reconfigured and restarted through Docker; this run is attached to %s", r.Lab.Kubeconfig)
+	if err := r.Lab.NodeAccess(); err != nil {
+		return scenarios.Skipf("requires node access: the worker's kubelet is reconfigured and restarted through Docker; measured on %s: %v", r.Lab.Name, err)
 	}
 	node, err := r.pickWorker(ctx)
 	if err != nil {
@@ -303,8 +303,8 @@ func (r *Runbook) checkGuaranteedLived(ctx context.Context, starts map[string]ty
 // NoStressorLeft checks that no memStress or stress-ng process runs on
 // any node of the lab.
 func (r *Runbook) NoStressorLeft(ctx context.Context) error {
-	if r.Lab.Attached {
-		return scenarios.Skipf("requires node access through Docker; this run is attached to %s", r.Lab.Kubeconfig)
+	if err := r.Lab.NodeAccess(); err != nil {
+		return scenarios.Skipf("requires node access through Docker; measured on %s: %v", r.Lab.Name, err)
 	}
 	return chaos.CheckNoStressors(ctx, r.Lab, r.env.Scaled(Timeouts.StressorsGone))
 }

@@ -96,7 +96,9 @@ func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 // Deploy installs Multus and starts the attached pods on one worker.
 func (r *Runbook) Deploy(ctx context.Context) error {
 	if r.Lab.Attached {
-		return scenarios.Skipf("requires a lab created by nodelab: the bridge and routes are checked in the node containers; this run is attached to %s", r.Lab.Kubeconfig)
+		// Multus installs CNI plugins and a bridge on the nodes: never
+		// on a cluster nodelab did not create.
+		return scenarios.Skipf("installs Multus and its CNI plugins on the nodes: only on a lab nodelab created; this run is attached to %s", r.Lab.Kubeconfig)
 	}
 	kn, err := r.Lab.KindNodes()
 	if err != nil {

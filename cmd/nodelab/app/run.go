@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,6 +26,7 @@ func newRun(g *globals) *cobra.Command {
 	var kubeconfig string
 	var retain bool
 	var artifacts string
+	var allowNodeChanges bool
 	cmd := &cobra.Command{
 		Use:   "run <scenario-id>...",
 		Short: "run scenarios' runbooks on a lab (created, reused, or attached with --kubeconfig)",
@@ -48,7 +51,7 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 			if err != nil {
 				return err
 			}
-			env := scenarios.Env{Addons: addon.Options{Builder: f, Progress: g.progress(), Known: builtin.All()}, Scale: g.timeoutScale}
+			env := scenarios.Env{Addons: addon.Options{Builder: f, Progress: g.progress(), Known: builtin.All()}, Scale: g.timeoutScale, AllowNodeChanges: allowNodeChanges}
 			var l *lab.Lab
 			if kubeconfig != "" {
 				if l, err = lab.Attach(ctx, kubeconfig); err != nil {
@@ -88,6 +91,7 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 	pf.add(cmd)
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "run against this existing cluster (never deleted)")
 	cmd.Flags().BoolVar(&retain, "retain", false, "keep a lab this run created")
+	cmd.Flags().BoolVar(&allowNodeChanges, "allow-node-changes", false, "with --kubeconfig: let scenarios that change nodes (kubelet config and restart, memory pressure) run on a cluster nodelab did not create")
 	cmd.Flags().StringVar(&artifacts, "artifacts", "", "write each scenario's timelines to DIR/<scenario>/<name>.timeline.json")
 	return cmd
 }
@@ -102,10 +106,12 @@ func runScenario(ctx context.Context, g *globals, env scenarios.Env, s scenarios
 		fmt.Fprintf(g.stdout, "SKIP  %s: %s\n", s.ID, reason)
 		return 0
 	}
-	env.Report = cliReporter{w: g.stdout, dir: artifactsFor(artifacts, s.ID)}
+	rep := &cliReporter{w: g.stdout, dir: artifactsFor(artifacts, s.ID)}
+	env.Report = rep
 	rb := s.Runbook(env)
 	failed := 0
 	for _, st := range rb.Steps {
+		rep.step = st.Name
 		v := runCLIStep(ctx, g, env, s.ID, st)
 		if v == stepFailed {
 			failed++
@@ -119,6 +125,7 @@ func runScenario(ctx context.Context, g *globals, env scenarios.Env, s scenarios
 	// Cleanup and leak checks run even after an interrupt, on their own
 	// clocks.
 	for _, st := range append([]scenarios.Step{rb.Cleanup}, rb.LeakChecks...) {
+		rep.step = st.Name
 		if runCLIStep(context.WithoutCancel(ctx), g, env, s.ID, st) == stepFailed {
 			failed++
 		}
@@ -166,22 +173,31 @@ func artifactsFor(artifacts, id string) string {
 
 // cliReporter prints a runbook's log lines and measurements as they come,
 // indented under the step that is running, and writes its timelines as
-// JSON files (the e2e report's format) when a folder is given.
+// JSON files (the e2e report's format) when a folder is given, one folder
+// per step as in the e2e artifacts.
 type cliReporter struct {
-	w   io.Writer
-	dir string
+	w    io.Writer
+	dir  string
+	step string
 }
 
-func (r cliReporter) Logf(format string, args ...any) {
+// unsafeName matches what a step name cannot keep in a folder name.
+var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
+
+func (r *cliReporter) Logf(format string, args ...any) {
 	fmt.Fprintf(r.w, "      %s\n", fmt.Sprintf(format, args...))
 }
 
-func (r cliReporter) Measure(name, value string) { fmt.Fprintf(r.w, "      %s: %s\n", name, value) }
+func (r *cliReporter) Measure(name, value string) { fmt.Fprintf(r.w, "      %s: %s\n", name, value) }
 
-func (r cliReporter) Timeline(name string, tl *timeline.Timeline) {
+func (r *cliReporter) Timeline(name string, tl *timeline.Timeline) {
 	where := "(--artifacts DIR writes it as JSON)"
 	if r.dir != "" {
-		path := filepath.Join(r.dir, name+".timeline.json")
+		step := strings.Trim(unsafeName.ReplaceAllString(strings.ToLower(r.step), "-"), "-")
+		if len(step) > 80 {
+			step = step[:80]
+		}
+		path := filepath.Join(r.dir, step, name+".timeline.json")
 		if err := tl.WriteFile(path); err != nil {
 			where = fmt.Sprintf("(not written: %v)", err)
 		} else {
