@@ -134,8 +134,8 @@ func (k *Kubelet) validate(path string) []error {
 		}
 	}
 	for _, gate := range sortedKeys(k.FeatureGates) {
-		if gate == "" || strings.ContainsAny(gate, " =,") {
-			errs = append(errs, fmt.Errorf("%s.featureGates: %q is not a feature gate name; use the gate's CamelCase name", path, gate))
+		if err := validateGate(path+".featureGates", gate); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errs

@@ -78,7 +78,7 @@ func TestValidateGoProfile(t *testing.T) {
 		"kubelet.evictionHard[memory.free]: unknown eviction signal",
 		`kubelet.evictionSoftGracePeriod[memory.available]: "-5s" is negative`,
 		"kubelet.evictionSoftGracePeriod[memory.available]: grace period without a soft threshold",
-		`kubelet.featureGates: "Bad Gate" is not a feature gate name`,
+		`kubelet.featureGates: unknown feature gate "Bad Gate" for Kubernetes ` + images.KubernetesVersion,
 		`addons[0]: unknown addon "istio"`,
 	} {
 		if !strings.Contains(err.Error(), want) {
