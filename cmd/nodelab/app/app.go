@@ -101,8 +101,8 @@ func newRoot(g *globals) *cobra.Command {
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			switch {
-			case g.timeoutScale < 0:
-				return usagef("--timeout-scale=%v: want a positive number (2 doubles every timeout)", g.timeoutScale)
+			case cmd.Flags().Changed("timeout-scale") && !scenarios.ValidScale(g.timeoutScale):
+				return usagef("--timeout-scale=%v: want a number above 0 and at most %d (2 doubles every timeout)", g.timeoutScale, scenarios.MaxScale)
 			case g.timeoutScale == 0:
 				scale, err := scenarios.ScaleFromEnv()
 				if err != nil {
