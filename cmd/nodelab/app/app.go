@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -79,6 +80,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
+	}
+	// cobra reports an unknown verb as a plain error; it is bad input.
+	if strings.HasPrefix(err.Error(), "unknown command ") {
+		err = usageError{err}
 	}
 	fmt.Fprintf(stderr, "nodelab: %v\n", err)
 	var ue usageError
