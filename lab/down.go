@@ -64,17 +64,15 @@ type Status struct {
 	Exists bool
 }
 
-// List returns every lab nodelab has a record of, and whether it still exists.
+// List returns every lab nodelab has a record of, and whether it still
+// exists; unreadable records come back as an error next to the others.
 func List(ctx context.Context, stateDir string) ([]Status, error) {
 	if stateDir == "" {
 		stateDir = DefaultStateDir()
 	}
-	recs, err := Records(stateDir)
-	if err != nil {
-		return nil, err
-	}
+	recs, bad := Records(stateDir)
 	if len(recs) == 0 {
-		return nil, nil
+		return nil, bad
 	}
 	if err := CheckDocker(ctx); err != nil {
 		return nil, err
@@ -87,7 +85,7 @@ func List(ctx context.Context, stateDir string) ([]Status, error) {
 	for _, r := range recs {
 		out = append(out, Status{Record: r, Exists: slices.Contains(existing, r.Name)})
 	}
-	return out, nil
+	return out, bad
 }
 
 // Open returns a lab nodelab created and that still exists.

@@ -59,17 +59,31 @@ func KubeconfigPath(stateDir, name string) string {
 	return filepath.Join(labDir(stateDir, name), "kubeconfig")
 }
 
+// readRecord reads a lab's record; a missing one wraps fs.ErrNotExist. A
+// record that cannot be read or decoded is an ErrBadRecord saying how to
+// get rid of it: without it nodelab cannot tell what the lab is.
 func readRecord(stateDir, name string) (*Record, error) {
-	b, err := os.ReadFile(filepath.Join(labDir(stateDir, name), "lab.json"))
-	if err != nil {
+	path := filepath.Join(labDir(stateDir, name), "lab.json")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("read lab record for %s: %w", name, err)
+	if err == nil {
+		var r Record
+		if err = json.Unmarshal(b, &r); err == nil && r.Name != name {
+			err = fmt.Errorf("it names lab %q", r.Name)
+		}
+		if err == nil {
+			return &r, nil
+		}
 	}
-	return &r, nil
+	return nil, fmt.Errorf("%w %s (%v): if `kind get clusters` lists %s, delete it with `kind delete cluster --name %s`; then remove %s",
+		ErrBadRecord, path, err, name, name, labDir(stateDir, name))
 }
+
+// ErrBadRecord is wrapped by errors about a lab record that exists but
+// cannot be read or decoded.
+var ErrBadRecord = errors.New("unreadable lab record")
 
 func writeRecord(stateDir string, r *Record) error {
 	dir := labDir(stateDir, r.Name)
@@ -95,20 +109,28 @@ func removeRecord(stateDir, name string) error {
 	return err
 }
 
-// Records lists every lab nodelab has a record of.
+// Records lists every lab nodelab has a record of. Records that cannot be
+// read are not skipped silently: they come back as an error (wrapping
+// ErrBadRecord) next to the readable ones.
 func Records(stateDir string) ([]*Record, error) {
-	entries, err := os.ReadDir(filepath.Join(stateDir, "labs"))
+	dir := filepath.Join(stateDir, "labs")
+	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read lab records: %w; the state folder (--state-dir, default $XDG_STATE_HOME/nodelab) must be a folder nodelab can read and write", err)
 	}
 	var out []*Record
+	var bad []error
 	for _, e := range entries {
-		if r, err := readRecord(stateDir, e.Name()); err == nil {
+		r, err := readRecord(stateDir, e.Name())
+		switch {
+		case err == nil:
 			out = append(out, r)
+		case !errors.Is(err, fs.ErrNotExist): // a folder without a record is left over from a removal
+			bad = append(bad, err)
 		}
 	}
-	return out, nil
+	return out, errors.Join(bad...)
 }

@@ -87,8 +87,16 @@ func ScaleFromEnv() (float64, error) {
 		return 1, nil
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f <= 0 {
-		return 0, fmt.Errorf("%s=%q: want a positive number (2 doubles every timeout)", TimeoutScaleEnv, v)
+	if err != nil || !ValidScale(f) {
+		return 0, fmt.Errorf("%s=%q: want a number above 0 and at most %d (2 doubles every timeout)", TimeoutScaleEnv, v, MaxScale)
 	}
 	return f, nil
 }
+
+// MaxScale bounds the timeout scale: beyond it a timeout is hours long (and
+// far beyond, a time.Duration overflows into a negative one).
+const MaxScale = 100
+
+// ValidScale reports whether f is a usable timeout scale. NaN, which
+// strconv.ParseFloat accepts and which compares false to everything, is not.
+func ValidScale(f float64) bool { return f > 0 && f <= MaxScale }

@@ -5,15 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"strings"
+	"unicode/utf8"
 
+	yaml3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 )
 
 // Load reads, decodes, defaults and validates the profile file at path.
 func Load(path string) (*Profile, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path)
 	if err != nil {
 		return nil, fmt.Errorf("load profile: %w", err)
 	}
@@ -53,11 +55,18 @@ func Decode(data []byte) (*Profile, error) {
 // still validate the known fields and report everything at once. err is set
 // only when the document cannot be read at all.
 func decode(data []byte) (*Profile, []error, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, nil, errors.New("empty profile: write at least apiVersion: " + APIVersion + " and kind: " + Kind)
+	if len(data) > MaxBytes {
+		return nil, nil, tooBig(len(data))
 	}
-	if multiDocument(data) {
-		return nil, nil, errors.New("profile holds more than one YAML document: keep one profile per file, without a second ---")
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil, errEmpty
+	}
+	if i := binaryAt(data); i >= 0 {
+		return nil, nil, fmt.Errorf("profile is not text (binary data at byte %d): a profile is a small YAML file; check the path", i)
+	}
+	data, err := yaml12(data)
+	if err != nil {
+		return nil, nil, err
 	}
 	// YAMLToJSONStrict also rejects duplicate keys, which the plain
 	// conversion would silently resolve to the last one.
@@ -81,6 +90,11 @@ func decode(data []byte) (*Profile, []error, error) {
 			problems = append(problems, fmt.Errorf("%s: required; set it to %s", f.name, f.want))
 		}
 	}
+	// An explicit empty name is not a missing one: the user meant to name
+	// the lab. Only leaving the line out selects the default (README).
+	if v, ok := top["name"]; ok && v == "" {
+		problems = append(problems, fmt.Errorf(`name: "" is empty; write a lab name such as %s, or remove the line to use the default (%s)`, DefaultName, DefaultName))
+	}
 
 	// What checkFields kept decodes cleanly, so the known fields are
 	// validated even when others were wrong: one run reports everything.
@@ -102,21 +116,111 @@ func strictJSON(v any, out any) error {
 	return dec.Decode(out)
 }
 
-// multiDocument reports whether a "---" separator follows content: the
-// YAML converter reads only the first document and would silently ignore
-// the rest.
-func multiDocument(data []byte) bool {
-	content := false
-	for _, line := range strings.Split(string(data), "\n") {
-		t := strings.TrimRight(line, " \t\r")
-		switch {
-		case t == "---" || strings.HasPrefix(t, "--- "):
-			if content {
-				return true
-			}
-		case t != "" && !strings.HasPrefix(strings.TrimSpace(t), "#"):
-			content = true
+// MaxBytes bounds a profile file: real ones are a few hundred bytes, so a
+// larger file is the wrong file, and reading it whole would be wasteful.
+const MaxBytes = 1 << 20
+
+var errEmpty = errors.New("empty profile: write at least apiVersion: " + APIVersion + " and kind: " + Kind)
+
+func tooBig(n int) error {
+	return fmt.Errorf("profile is %.1f MiB, more than the %d KiB a profile may have (real ones are a few hundred bytes): check the path", float64(n)/(1<<20), MaxBytes>>10)
+}
+
+// readLimited reads at most MaxBytes+1 bytes of the file, so that a huge
+// file (or /dev/zero) is refused without being read whole.
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxBytes {
+		return nil, fmt.Errorf("%s: %w", path, tooBig(int(st.Size())))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > MaxBytes {
+		return nil, fmt.Errorf("%s: %w", path, tooBig(len(data)))
+	}
+	return data, nil
+}
+
+// binaryAt returns the offset of the first NUL byte or invalid UTF-8
+// sequence, -1 if the data is text.
+func binaryAt(data []byte) int {
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return i
+	}
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// yaml11Bools are the plain scalars YAML 1.1 (and so the YAML-to-JSON
+// converter) reads as booleans, but YAML 1.2, kubectl's newer parsers and
+// most readers take for strings: "featureGates: {Foo: yes}" would
+// silently enable Foo, and "addons: [on]" would name the addon "true".
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true,
+	"n": true, "N": true, "no": true, "No": true, "NO": true,
+	"on": true, "On": true, "ON": true, "off": true, "Off": true, "OFF": true,
+}
+
+// yaml12 parses data as YAML 1.2 first: it refuses a second document
+// (which the converter would silently drop, however it is introduced) and
+// quotes the YAML 1.1-only booleans so they stay the strings YAML 1.2 says
+// they are; a string where true or false belongs is then refused with its
+// path. It returns data unchanged when nothing needed quoting.
+func yaml12(data []byte) ([]byte, error) {
+	dec := yaml3.NewDecoder(bytes.NewReader(data))
+	var docs []*yaml3.Node
+	for {
+		var n yaml3.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parse profile YAML: %w; fix the YAML syntax", err)
+		}
+		docs = append(docs, &n)
+	}
+	switch {
+	case len(docs) == 0:
+		return nil, errEmpty
+	case len(docs) > 1:
+		return nil, fmt.Errorf("profile holds more than one YAML document (the second starts at line %d): keep one profile per file, without a second --- or ...", docs[1].Line)
+	}
+	if !quoteYAML11Bools(docs[0]) {
+		return data, nil
+	}
+	out, err := yaml3.Marshal(docs[0])
+	if err != nil {
+		return nil, fmt.Errorf("parse profile YAML: %w", err)
+	}
+	return out, nil
+}
+
+// quoteYAML11Bools walks the tree (not through aliases, so an alias bomb
+// costs nothing here; the converter refuses it later) and reports whether
+// it quoted anything.
+func quoteYAML11Bools(n *yaml3.Node) bool {
+	changed := false
+	if n.Kind == yaml3.ScalarNode && n.Style == 0 && n.Tag == "!!str" && yaml11Bools[n.Value] {
+		n.Style = yaml3.DoubleQuotedStyle
+		changed = true
+	}
+	for _, c := range n.Content {
+		if quoteYAML11Bools(c) {
+			changed = true
 		}
 	}
-	return false
+	return changed
 }

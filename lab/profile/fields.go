@@ -52,11 +52,11 @@ func jsonName(f reflect.StructField) string {
 // matches keys case-insensitively, so dropping unknown keys also keeps
 // "EvictionSoft" from silently filling evictionSoft.
 func checkFields(v any, t reflect.Type, path string, problems *[]error) (clean any, ok bool) {
-	if v == nil {
-		return nil, true // null leaves the field unset
-	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if v == nil {
+		return checkNull(t, path, problems)
 	}
 	bad := func(want string) (any, bool) {
 		*problems = append(*problems, typeProblem(path, want, v))
@@ -106,8 +106,12 @@ func checkFields(v any, t reflect.Type, path string, problems *[]error) (clean a
 		}
 		return out, true
 	case reflect.String:
-		switch v.(type) {
+		switch v := v.(type) {
 		case string:
+			if v == "" && hasDefault(path) && path != "name" { // decode explains an empty name
+				*problems = append(*problems, fmt.Errorf(`%s: "" is empty; write a value, or remove the line to use the default`, path))
+				return nil, false
+			}
 			return v, true
 		case float64, bool:
 			text := fmt.Sprint(v)
@@ -127,6 +131,42 @@ func checkFields(v any, t reflect.Type, path string, problems *[]error) (clean a
 		return bad("true or false")
 	}
 	return v, true
+}
+
+// checkNull handles an explicit null (or a key with nothing after it). For
+// a section (mapping or list) it means empty, as if left out. For a single
+// value it is refused: "workers: null" or "featureGates: {Foo: null}" look
+// deliberate, yet would silently become the default or false; only leaving
+// the line out selects a default (README "Profiles").
+func checkNull(t reflect.Type, path string, problems *[]error) (any, bool) {
+	var want string
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map, reflect.Slice:
+		return nil, true
+	case reflect.String:
+		want = "a string"
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		want = "a whole number"
+	case reflect.Bool:
+		want = "true or false"
+	default:
+		return nil, true
+	}
+	if path == "apiVersion" || path == "kind" {
+		return nil, true // decode reports them as required, with the value to set
+	}
+	if hasDefault(path) {
+		*problems = append(*problems, fmt.Errorf("%s: null is not %s; write one, or remove the line to use the default", path, want))
+	} else {
+		*problems = append(*problems, fmt.Errorf("%s: null is not %s; write one, or remove the entry", path, want))
+	}
+	return nil, false
+}
+
+// hasDefault reports whether path names a field (which a default fills when
+// the line is left out) rather than a map entry or list element.
+func hasDefault(path string) bool {
+	return path != "apiVersion" && path != "kind" && !strings.HasSuffix(path, "]")
 }
 
 func typeProblem(path, want string, got any) error {

@@ -134,8 +134,8 @@ func (k *Kubelet) validate(path string) []error {
 		}
 	}
 	for _, gate := range sortedKeys(k.FeatureGates) {
-		if gate == "" || strings.ContainsAny(gate, " =,") {
-			errs = append(errs, fmt.Errorf("%s.featureGates: %q is not a feature gate name; use the gate's CamelCase name", path, gate))
+		if err := validateGate(path+".featureGates", gate); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errs
@@ -158,10 +158,24 @@ func validateThresholds(path string, m map[string]string) []error {
 	return errs
 }
 
+// percentRE is a plain decimal percentage. strconv.ParseFloat alone would
+// also take "NaN", "Inf", hexadecimal floats ("0x1p-2") and underscores,
+// which pass a 0-100 range check (NaN compares false both ways) but mean
+// nothing to a reader.
+var percentRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?%$`)
+
+// maxThreshold bounds quantities: more than any lab node has of memory,
+// disk, inodes or PIDs. Larger values ("1e400") parse, but the kubelet
+// keeps thresholds as int64 and would evict everything at once.
+var maxThreshold = resource.MustParse("1Pi")
+
 func validateThreshold(v string) error {
-	if pct, ok := strings.CutSuffix(v, "%"); ok {
-		f, err := strconv.ParseFloat(pct, 64)
-		if err != nil || f < 0 || f > 100 {
+	if strings.HasSuffix(v, "%") {
+		if !percentRE.MatchString(v) {
+			return fmt.Errorf("%q is not a percentage; write digits from 0%% to 100%%, e.g. 10%% or 7.5%%", v)
+		}
+		f, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+		if err != nil || f > 100 {
 			return fmt.Errorf("%q is not a percentage from 0%% to 100%%", v)
 		}
 		return nil
@@ -172,6 +186,9 @@ func validateThreshold(v string) error {
 	}
 	if q.Sign() < 0 {
 		return fmt.Errorf("%q is negative; thresholds are amounts left free, use 0 or more", v)
+	}
+	if q.Cmp(maxThreshold) > 0 {
+		return fmt.Errorf("%q is more than any node has; use at most %s, e.g. 300Mi, 1Gi or 10%%", v, maxThreshold.String())
 	}
 	return nil
 }

@@ -16,6 +16,11 @@ func TestValidateThreshold(t *testing.T) {
 		{"12.5%", true}, {"100%", true},
 		{"300MB", false}, {"101%", false}, {"-1%", false}, {"-1Gi", false}, {"%", false},
 		{"ten%", false}, {"", false}, {"lots", false},
+		// strconv.ParseFloat takes these, the kubelet's users should not.
+		{"NaN%", false}, {"nan%", false}, {"Inf%", false}, {"0x1p-2%", false}, {"1_0%", false},
+		{"+5%", false}, {" 5%", false}, {"5 %", false}, {"1e1%", false}, {"150%", false}, {"-5%", false},
+		{"100.0%", true}, {"0.5%", true}, {"1Pi", true}, {"1e15", true},
+		{"1e400", false}, {"1e400Mi", false}, {"2Pi", false}, {"1Ei", false}, {"9223372036854775807", false},
 	} {
 		if err := validateThreshold(c.in); (err == nil) != c.ok {
 			t.Errorf("validateThreshold(%q) = %v, want ok=%v", c.in, err, c.ok)
@@ -78,7 +83,7 @@ func TestValidateGoProfile(t *testing.T) {
 		"kubelet.evictionHard[memory.free]: unknown eviction signal",
 		`kubelet.evictionSoftGracePeriod[memory.available]: "-5s" is negative`,
 		"kubelet.evictionSoftGracePeriod[memory.available]: grace period without a soft threshold",
-		`kubelet.featureGates: "Bad Gate" is not a feature gate name`,
+		`kubelet.featureGates: unknown feature gate "Bad Gate" for Kubernetes ` + images.KubernetesVersion,
 		`addons[0]: unknown addon "istio"`,
 	} {
 		if !strings.Contains(err.Error(), want) {

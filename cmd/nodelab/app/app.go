@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -80,6 +81,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	// cobra reports an unknown verb as a plain error; it is bad input.
+	if strings.HasPrefix(err.Error(), "unknown command ") {
+		err = usageError{err}
+	}
 	fmt.Fprintf(stderr, "nodelab: %v\n", err)
 	var ue usageError
 	switch {
@@ -101,8 +106,8 @@ func newRoot(g *globals) *cobra.Command {
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			switch {
-			case g.timeoutScale < 0:
-				return usagef("--timeout-scale=%v: want a positive number (2 doubles every timeout)", g.timeoutScale)
+			case cmd.Flags().Changed("timeout-scale") && !scenarios.ValidScale(g.timeoutScale):
+				return usagef("--timeout-scale=%v: want a number above 0 and at most %d (2 doubles every timeout)", g.timeoutScale, scenarios.MaxScale)
 			case g.timeoutScale == 0:
 				scale, err := scenarios.ScaleFromEnv()
 				if err != nil {

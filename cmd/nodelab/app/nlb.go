@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os/signal"
 	"syscall"
@@ -72,8 +73,17 @@ loopback only.`,
 			if o.gate != "" && typ != nlb.TargetTypeIP {
 				return usagef("--readiness-gate needs --target-type ip")
 			}
-			if _, err := netip.ParseAddrPort(o.listen); err != nil {
+			ap, err := netip.ParseAddrPort(o.listen)
+			if err != nil {
 				return usagef("--listen %q: want a loopback IP and port such as 127.0.0.1:8080", o.listen)
+			}
+			if !ap.Addr().IsLoopback() {
+				return usagef("--listen %s: the NLB listens on loopback only; use 127.0.0.1:%d", o.listen, ap.Port())
+			}
+			// Before the lab is looked up: a port in use is a wrong flag,
+			// and should be said at once, not after connecting to the lab.
+			if err := listenFree(o.listen); err != nil {
+				return usageError{err}
 			}
 			name, err := pf.labName()
 			if err != nil {
@@ -183,4 +193,17 @@ func runNLB(ctx context.Context, g *globals, l *lab.Lab, typ nlb.TargetType, o n
 	}
 	_ = tw.Flush()
 	return serr
+}
+
+// listenFree checks that addr can be listened on now (nlb.Start listens
+// again later; a race there still fails with the same message).
+func listenFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("--listen %s is in use; pick another port (e.g. --listen 127.0.0.1:0 for any free one)", addr)
+		}
+		return fmt.Errorf("--listen %s: %w", addr, err)
+	}
+	return ln.Close()
 }

@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/addon/builtin"
 	"github.com/nodelab/nodelab/lab/images/forge"
 	"github.com/nodelab/nodelab/lab/instruments/timeline"
+	"github.com/nodelab/nodelab/lab/profile"
 	"github.com/nodelab/nodelab/scenarios"
 	"github.com/nodelab/nodelab/scenarios/catalog"
 )
@@ -47,21 +49,25 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			ctx := cmd.Context()
+			// Bad input first, before the forge cache or anything else is made.
+			var p *profile.Profile
+			var l *lab.Lab
+			if kubeconfig != "" {
+				if err := checkKubeconfig(kubeconfig); err != nil {
+					return err
+				}
+				if l, err = lab.Attach(ctx, kubeconfig); err != nil {
+					return err
+				}
+			} else if p, err = pf.load(); err != nil {
+				return err
+			}
 			f, err := g.forge()
 			if err != nil {
 				return err
 			}
 			env := scenarios.Env{Addons: addon.Options{Builder: f, Progress: g.progress(), Known: builtin.All()}, Scale: g.timeoutScale, AllowNodeChanges: allowNodeChanges}
-			var l *lab.Lab
-			if kubeconfig != "" {
-				if l, err = lab.Attach(ctx, kubeconfig); err != nil {
-					return err
-				}
-			} else {
-				p, err := pf.load()
-				if err != nil {
-					return err
-				}
+			if kubeconfig == "" {
 				l, err = lab.Up(ctx, lab.UpOptions{Profile: p, Retain: retain, StateDir: g.stateDir,
 					Forge: forge.NodeImageSource{Forge: f}, ReadyTimeout: g.t().NodeReady,
 					Progress: g.progress(), Log: g.logger()})
@@ -205,4 +211,18 @@ func (r *cliReporter) Timeline(name string, tl *timeline.Timeline) {
 		}
 	}
 	fmt.Fprintf(r.w, "      timeline %s: %s, %d series, %d markers %s\n", name, tl.Title, len(tl.Series), len(tl.Markers), where)
+}
+
+// checkKubeconfig refuses a --kubeconfig that is missing, unreadable or
+// names no cluster: wrong input, said before anything is attempted. A
+// cluster that does not answer is found by lab.Attach (a runtime failure).
+func checkKubeconfig(path string) error {
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		return usagef("--kubeconfig %s: %w; give the kubeconfig of a running cluster (e.g. $(nodelab kubeconfig))", path, err)
+	}
+	if _, err := clientcmd.NewDefaultClientConfig(*cfg, nil).ClientConfig(); err != nil {
+		return usagef("--kubeconfig %s: %w; give the kubeconfig of a running cluster (e.g. $(nodelab kubeconfig))", path, err)
+	}
+	return nil
 }

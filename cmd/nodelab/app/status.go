@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -17,11 +18,12 @@ func newStatus(g *globals) *cobra.Command {
 		Short: "list labs: nodes, readiness, addons, image source",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := lab.List(cmd.Context(), g.stateDir)
-			if err != nil {
-				return err
-			}
+			// Unreadable records (bad) are reported after the readable ones.
+			st, bad := lab.List(cmd.Context(), g.stateDir)
 			if len(st) == 0 {
+				if bad != nil {
+					return bad
+				}
 				fmt.Fprintln(g.stdout, "no labs: create one with `nodelab up`")
 				return nil
 			}
@@ -51,7 +53,7 @@ func newStatus(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, state, nodes, r.ImageSource, r.NodeImage, addons)
 			}
-			return w.Flush()
+			return errors.Join(w.Flush(), bad)
 		},
 	}
 }
