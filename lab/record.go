@@ -77,7 +77,7 @@ func readRecord(stateDir, name string) (*Record, error) {
 			return &r, nil
 		}
 	}
-	return nil, fmt.Errorf("%w %s (%v): if `kind get clusters` lists %s, delete it with `kind delete cluster --name %s`; then remove %s",
+	return nil, fmt.Errorf("%w %s (%w): if `kind get clusters` lists %s, delete it with `kind delete cluster --name %s`; then remove %s",
 		ErrBadRecord, path, err, name, name, labDir(stateDir, name))
 }
 

@@ -196,7 +196,7 @@ func yaml12(data []byte) ([]byte, error) {
 	case len(docs) == 0:
 		return nil, errEmpty
 	case len(docs) > 1:
-		return nil, fmt.Errorf("profile holds more than one YAML document (the second starts at line %d): keep one profile per file, without a second --- or ...", docs[1].Line)
+		return nil, fmt.Errorf("profile holds more than one YAML document (the second starts at line %d): keep one profile per file, without a second \"---\" or \"...\" line", docs[1].Line)
 	}
 	if !quoteYAML11Bools(docs[0]) {
 		return data, nil
