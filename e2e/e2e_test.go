@@ -88,6 +88,10 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
 		theLab = l
 		theEnv.Lab = l
+		ginkgo.GinkgoWriter.Printf("Attached to %s; node access: %s\n", l.Name, nodeAccessText(l))
+		// A kind cluster on this host that runs the forge node image cannot
+		// pull: its workload images are loaded as on a lab nodelab made.
+		gomega.Expect(l.LoadWorkloads(ctx, progress.New(ginkgo.GinkgoWriter))).To(gomega.Succeed())
 	} else {
 		p, err := loadProfile(*flagProfile)
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
@@ -120,6 +124,14 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 	recordLabFacts(ctx, theLab)
 }, ginkgo.NodeTimeout(75*time.Minute))
 
+// nodeAccessText says how the lab's nodes are reached, as measured.
+func nodeAccessText(l *lab.Lab) string {
+	if err := l.NodeAccess(); err != nil {
+		return "none (" + err.Error() + ")"
+	}
+	return "kind node containers through Docker; node image " + l.Image.Image + " (" + string(l.Image.Source) + ")"
+}
+
 func loadProfile(path string) (*profile.Profile, error) {
 	if path == "" {
 		return profile.Default(), nil
@@ -130,7 +142,7 @@ func loadProfile(path string) (*profile.Profile, error) {
 // recordLabFacts puts what the lab is into the report: every reader of a
 // JUnit file should know what it ran on.
 func recordLabFacts(ctx context.Context, l *lab.Lab) {
-	facts := map[string]string{"lab": l.Name, "attached": fmt.Sprint(l.Attached)}
+	facts := map[string]string{"lab": l.Name, "attached": fmt.Sprint(l.Attached), "nodeAccess": nodeAccessText(l)}
 	if v, err := l.Client.Discovery().ServerVersion(); err == nil {
 		facts["kubernetes"] = v.GitVersion
 	}

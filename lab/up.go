@@ -150,7 +150,15 @@ func Up(ctx context.Context, opts UpOptions) (l *Lab, err error) {
 // loadWorkloads puts the workload images into the nodes of a forge lab,
 // which cannot pull them.
 func loadWorkloads(ctx context.Context, l *Lab, p *progress.Reporter) error {
-	if l.Image.Source != images.SourceForge {
+	return l.LoadWorkloads(ctx, p)
+}
+
+// LoadWorkloads loads the workload images (agnhost) into the nodes of a lab
+// whose nodes run the forge node image and cannot pull: a lab nodelab
+// created, or an attached kind cluster on this host (NodeAccess) whose
+// containers run nodelab's node image. Other labs pull them.
+func (l *Lab) LoadWorkloads(ctx context.Context, p *progress.Reporter) error {
+	if l.Image.Source != images.SourceForge || l.NodeAccess() != nil {
 		return nil
 	}
 	var refs []string

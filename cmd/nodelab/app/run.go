@@ -59,6 +59,9 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 				if l, err = lab.Attach(ctx, kubeconfig); err != nil {
 					return err
 				}
+				if err := l.NodeAccess(); err != nil {
+					fmt.Fprintf(g.stderr, "node access: none (%v); scenarios that need it skip\n", err)
+				}
 			} else if p, err = pf.load(); err != nil {
 				return err
 			}
@@ -80,6 +83,13 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 						defer cancel()
 						err = errors.Join(err, lab.Down(dctx, l.Name, lab.DownOptions{StateDir: g.stateDir}))
 					}()
+				}
+			}
+			if l.Attached {
+				// An attached kind cluster on this host that runs the forge
+				// node image cannot pull: load its workload images.
+				if err := l.LoadWorkloads(ctx, g.progress()); err != nil {
+					return err
 				}
 			}
 			env.Lab = l
