@@ -57,6 +57,22 @@ func (l *Lab) KindNodes() ([]nodes.Node, error) {
 	return l.provider.ListInternalNodes(l.kindCluster)
 }
 
+// KindWorkers returns the lab's worker node containers (KindNodes without
+// the control plane), in kind's order; none for a lab of one node.
+func (l *Lab) KindWorkers() ([]nodes.Node, error) {
+	kn, err := l.KindNodes()
+	if err != nil {
+		return nil, err
+	}
+	var workers []nodes.Node
+	for _, n := range kn {
+		if role, err := n.Role(); err == nil && role == "worker" {
+			workers = append(workers, n)
+		}
+	}
+	return workers, nil
+}
+
 // ExportLogs writes kind's log export of the lab's nodes (journals,
 // container logs, inspect output) to dir, as `kind export logs` does.
 func (l *Lab) ExportLogs(dir string) error {

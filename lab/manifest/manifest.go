@@ -121,6 +121,21 @@ func (a *Applier) Create(ctx context.Context, objs []*unstructured.Unstructured,
 	return nil
 }
 
+// CreateFile decodes the manifest at path in fsys (a fixture) and creates
+// its objects with the mutations: the usual Decode, NewApplier, Create in
+// one call. Create's errors are wrapped, so apierrors.IsAlreadyExists works.
+func CreateFile(ctx context.Context, cfg *rest.Config, fsys fs.FS, path string, mutations ...Mutation) error {
+	objs, err := Decode(fsys, path)
+	if err != nil {
+		return err
+	}
+	ap, err := NewApplier(cfg)
+	if err != nil {
+		return err
+	}
+	return ap.Create(ctx, objs, mutations...)
+}
+
 // Apply server-side applies each object (as field manager "nodelab",
 // forcing conflicts), so applying the same objects again is a no-op. The
 // managed-by label is added like Create does.

@@ -15,20 +15,14 @@ import (
 // pickWorker sets r.node to the lab's first worker; a lab with only a
 // control plane is skipped.
 func (r *Runbook) pickWorker() error {
-	kn, err := r.Lab.KindNodes()
+	workers, err := r.Lab.KindWorkers()
 	if err != nil {
 		return err
 	}
-	for _, n := range kn {
-		if role, err := n.Role(); err == nil && role == "worker" {
-			r.node = n
-			break
-		}
-	}
-	if r.node == nil {
+	if len(workers) == 0 {
 		return scenarios.Skipf("needs a worker node; lab %s has only a control plane", r.Lab.Name)
 	}
-	r.Node = r.node.String()
+	r.node, r.Node = workers[0], workers[0].String()
 	return nil
 }
 

@@ -83,15 +83,7 @@ func (r *Runbook) DeployProbes(ctx context.Context) error {
 		return err
 	}
 	r.Namespace = ns
-	objs, err := manifest.Decode(fixtures.FS, "lab/probes.yaml")
-	if err != nil {
-		return err
-	}
-	ap, err := manifest.NewApplier(r.Lab.Config)
-	if err != nil {
-		return err
-	}
-	if err := ap.Create(ctx, objs, manifest.InNamespace(ns)); err != nil {
+	if err := manifest.CreateFile(ctx, r.Lab.Config, fixtures.FS, "lab/probes.yaml", manifest.InNamespace(ns)); err != nil {
 		return err
 	}
 	w := wait.Within{What: "two Ready probes on two nodes", Timeout: r.env.T().PodStart, Poll: r.env.T().Poll}

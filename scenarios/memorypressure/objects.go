@@ -23,15 +23,7 @@ const (
 )
 
 func (r *Runbook) createPriorityClass(ctx context.Context) error {
-	objs, err := manifest.Decode(fixtures.FS, "memory-pressure/priorityclass.yaml")
-	if err != nil {
-		return err
-	}
-	ap, err := manifest.NewApplier(r.Lab.Config)
-	if err != nil {
-		return err
-	}
-	err = ap.Create(ctx, objs)
+	err := manifest.CreateFile(ctx, r.Lab.Config, fixtures.FS, "memory-pressure/priorityclass.yaml")
 	if apierrors.IsAlreadyExists(err) {
 		pc, gerr := r.Lab.Client.SchedulingV1().PriorityClasses().Get(ctx, priorityClass, metav1.GetOptions{})
 		if gerr != nil || pc.Labels[manifest.ManagedByLabel] != manifest.ManagedByValue {

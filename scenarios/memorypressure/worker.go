@@ -19,7 +19,7 @@ import (
 // evict besides ours (non-critical pods of other namespaces), so no
 // bystander is ranked between the scenario's pods.
 func (r *Runbook) pickWorker(ctx context.Context) (nodes.Node, error) {
-	kn, err := r.Lab.KindNodes()
+	workers, err := r.Lab.KindWorkers()
 	if err != nil {
 		return nil, err
 	}
@@ -30,11 +30,7 @@ func (r *Runbook) pickWorker(ctx context.Context) (nodes.Node, error) {
 	var best nodes.Node
 	bestCount := -1
 	var bystanders []string
-	for _, n := range kn {
-		role, err := n.Role()
-		if err != nil || role != "worker" {
-			continue
-		}
+	for _, n := range workers {
 		var evictable []string
 		for _, p := range pods.Items {
 			if p.Spec.NodeName == n.String() && p.Status.Phase == corev1.PodRunning && !critical(&p) {

@@ -100,20 +100,14 @@ func (r *Runbook) Deploy(ctx context.Context) error {
 		// on a cluster nodelab did not create.
 		return scenarios.Skipf("installs Multus and its CNI plugins on the nodes: only on a lab nodelab created; this run is attached to %s", r.Lab.Kubeconfig)
 	}
-	kn, err := r.Lab.KindNodes()
+	workers, err := r.Lab.KindWorkers()
 	if err != nil {
 		return err
 	}
-	for _, n := range kn {
-		if role, err := n.Role(); err == nil && role == "worker" {
-			r.node = n
-			break
-		}
-	}
-	if r.node == nil {
+	if len(workers) == 0 {
 		return scenarios.Skipf("needs a worker node; lab %s has only a control plane", r.Lab.Name)
 	}
-	r.Node = r.node.String()
+	r.node, r.Node = workers[0], workers[0].String()
 	if err := addon.Ensure(ctx, r.Lab, r.Addons, multus.Name); err != nil {
 		return err
 	}

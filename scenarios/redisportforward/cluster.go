@@ -23,15 +23,7 @@ import (
 // createPods creates the fixture's redis pods (redis-cluster.yaml) in the
 // run's namespace, with the image ref.
 func (r *Runbook) createPods(ctx context.Context, ref string) error {
-	objs, err := manifest.Decode(fixtures.FS, "redis-port-forward/redis-cluster.yaml")
-	if err != nil {
-		return err
-	}
-	ap, err := manifest.NewApplier(r.Lab.Config)
-	if err != nil {
-		return err
-	}
-	return ap.Create(ctx, objs, manifest.InNamespace(r.Namespace), withImage(ref))
+	return manifest.CreateFile(ctx, r.Lab.Config, fixtures.FS, "redis-port-forward/redis-cluster.yaml", manifest.InNamespace(r.Namespace), withImage(ref))
 }
 
 // withImage sets the image of every container of pod templates.
