@@ -22,6 +22,7 @@ import (
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/addon/builtin"
+	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/images/forge"
 	"github.com/nodelab/nodelab/lab/profile"
 	"github.com/nodelab/nodelab/lab/progress"
@@ -35,6 +36,9 @@ var (
 	flagRetain       = flag.Bool("nodelab.retain", os.Getenv("NODELAB_RETAIN") == "1", "keep the lab after the suite (and after a failed create)")
 	flagTimeoutScale = flag.Float64("nodelab.timeout-scale", 0, "multiply every timeout (slow hosts); default $NODELAB_TIMEOUT_SCALE or 1")
 	flagAllowChanges = flag.Bool("nodelab.allow-node-changes", os.Getenv("NODELAB_ALLOW_NODE_CHANGES") == "1", "let scenarios that change nodes (kubelet config and restart, memory pressure) run on a cluster nodelab did not create; default $NODELAB_ALLOW_NODE_CHANGES=1")
+	flagNodeAgent    = flag.Bool("nodelab.node-agent", os.Getenv("NODELAB_NODE_AGENT") != "0", "on an attached cluster whose nodes are not kind containers on this host, reach the nodes through privileged node agent pods (deleted after the suite); default on, NODELAB_NODE_AGENT=0 turns it off")
+	flagAgentImage   = flag.String("nodelab.node-agent-image", os.Getenv("NODELAB_NODE_AGENT_IMAGE"), "image of the node agents (needs nsenter; default the e2e image agnhost); default $NODELAB_NODE_AGENT_IMAGE")
+	flagImages       = flag.String("nodelab.images", os.Getenv("NODELAB_IMAGES"), "on an attached cluster reached without Docker: forge when its nodes hold nodelab's forge images (preloaded or mirrored under the same names), upstream (default) when it pulls; default $NODELAB_IMAGES")
 	flagArtifacts    = flag.String("nodelab.artifacts", artifactsDefault(), "where JUnit and reports go; default $ARTIFACTS or _artifacts")
 )
 
@@ -84,10 +88,21 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 		gomega.Expect(background.Stop(ctx)).To(gomega.Succeed())
 	}, ginkgo.NodeTimeout(time.Minute))
 	if *flagKubeconfig != "" {
-		l, err := lab.Attach(ctx, *flagKubeconfig)
+		src, err := attachedImages(*flagImages)
+		gomega.Expect(err).NotTo(gomega.HaveOccurred())
+		l, err := lab.AttachWith(ctx, lab.AttachOptions{
+			Kubeconfig: *flagKubeconfig,
+			NodeAgent:  lab.NodeAgentOptions{Enabled: *flagNodeAgent, Image: *flagAgentImage},
+			Images:     src,
+		})
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
 		theLab = l
 		theEnv.Lab = l
+		// The node agents go after everything else (cleanups run last-in
+		// first-out), verified gone.
+		ginkgo.DeferCleanup(func(ctx context.Context) {
+			gomega.Expect(l.Close(ctx)).To(gomega.Succeed())
+		}, ginkgo.NodeTimeout(3*time.Minute))
 		ginkgo.GinkgoWriter.Printf("Attached to %s; node access: %s\n", l.Name, nodeAccessText(l))
 		// A kind cluster on this host that runs the forge node image cannot
 		// pull: its workload images are loaded as on a lab nodelab made.
@@ -126,10 +141,20 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 
 // nodeAccessText says how the lab's nodes are reached, as measured.
 func nodeAccessText(l *lab.Lab) string {
-	if err := l.NodeAccess(); err != nil {
-		return "none (" + err.Error() + ")"
+	text := l.NodeAccessText()
+	if l.Image.Image != "" {
+		text += "; node image " + l.Image.Image + " (" + string(l.Image.Source) + ")"
 	}
-	return "kind node containers through Docker; node image " + l.Image.Image + " (" + string(l.Image.Source) + ")"
+	return text
+}
+
+// attachedImages reads -nodelab.images.
+func attachedImages(v string) (images.Source, error) {
+	switch s := images.Source(v); s {
+	case "", images.SourceUpstream, images.SourceForge:
+		return s, nil
+	}
+	return "", fmt.Errorf("-nodelab.images=%q: want forge (the cluster's nodes hold nodelab's forge images) or upstream (it pulls)", v)
 }
 
 func loadProfile(path string) (*profile.Profile, error) {

@@ -6,6 +6,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
+	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/profile"
 	"github.com/nodelab/nodelab/lab/wait"
 )
@@ -40,43 +42,31 @@ type Lab struct {
 	// Created is true when this Up created the cluster (false when reused).
 	Created bool
 
-	// provider and kindCluster reach the node containers (NodeAccess);
-	// nodeAccess is what was measured when they cannot be reached.
-	provider    *cluster.Provider
-	kindCluster string
-	nodeAccess  error
+	// provider and kindCluster reach the node containers through Docker
+	// (DockerAccess); dockerAccess is what was measured when they cannot
+	// be reached; agents reach the nodes otherwise (NodeAccess).
+	provider     *cluster.Provider
+	kindCluster  string
+	dockerAccess error
+	agents       *nodeAgents
+	agentAccess  error
 }
 
-// KindNodes returns the lab's kind node containers, for node access
-// (lab/nodeexec): a lab nodelab created, or an attached kind cluster whose
-// containers this host's Docker engine runs (NodeAccess).
+// KindNodes returns the lab's kind node containers, for what needs them
+// as containers (loading images, kind's log export): a lab nodelab
+// created, or an attached kind cluster whose containers this host's Docker
+// engine runs (DockerAccess). Commands on nodes use Nodes.
 func (l *Lab) KindNodes() ([]nodes.Node, error) {
-	if err := l.NodeAccess(); err != nil {
+	if err := l.DockerAccess(); err != nil {
 		return nil, fmt.Errorf("lab %s: node containers are not reachable through Docker: %w", l.Name, err)
 	}
 	return l.provider.ListInternalNodes(l.kindCluster)
 }
 
-// KindWorkers returns the lab's worker node containers (KindNodes without
-// the control plane), in kind's order; none for a lab of one node.
-func (l *Lab) KindWorkers() ([]nodes.Node, error) {
-	kn, err := l.KindNodes()
-	if err != nil {
-		return nil, err
-	}
-	var workers []nodes.Node
-	for _, n := range kn {
-		if role, err := n.Role(); err == nil && role == "worker" {
-			workers = append(workers, n)
-		}
-	}
-	return workers, nil
-}
-
 // ExportLogs writes kind's log export of the lab's nodes (journals,
 // container logs, inspect output) to dir, as `kind export logs` does.
 func (l *Lab) ExportLogs(dir string) error {
-	if err := l.NodeAccess(); err != nil {
+	if err := l.DockerAccess(); err != nil {
 		return fmt.Errorf("lab %s: no kind nodes to export logs from: %w", l.Name, err)
 	}
 	if err := l.provider.CollectLogs(l.kindCluster, dir); err != nil {
@@ -85,9 +75,34 @@ func (l *Lab) ExportLogs(dir string) error {
 	return nil
 }
 
+// AttachOptions say which cluster to attach to and how its nodes may be
+// reached.
+type AttachOptions struct {
+	// Kubeconfig is the cluster's kubeconfig file (its current context).
+	Kubeconfig string
+	// NodeAgent: when the nodes are not kind node containers on this
+	// host, reach them through node agent pods (Close deletes them).
+	NodeAgent NodeAgentOptions
+	// Images says where the cluster gets nodelab's images when that cannot
+	// be measured (the nodes are not kind containers on this host):
+	// SourceForge when its nodes hold nodelab's forge images (preloaded,
+	// or mirrored under the same names), SourceUpstream (the default) when
+	// it pulls the upstream images.
+	Images images.Source
+}
+
 // Attach connects to an existing cluster by kubeconfig. nodelab will never
-// delete it.
+// delete it. Node access is measured: kind node containers on this host's
+// Docker engine when they are there, nothing else.
 func Attach(ctx context.Context, kubeconfig string) (*Lab, error) {
+	return AttachWith(ctx, AttachOptions{Kubeconfig: kubeconfig})
+}
+
+// AttachWith connects to an existing cluster as Attach does and, when
+// opts.NodeAgent is enabled and Docker cannot reach the nodes, starts a
+// node agent on every node. Call Close when done.
+func AttachWith(ctx context.Context, opts AttachOptions) (*Lab, error) {
+	kubeconfig := opts.Kubeconfig
 	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
 	raw, err := cc.RawConfig()
@@ -103,14 +118,32 @@ func Attach(ctx context.Context, kubeconfig string) (*Lab, error) {
 		return nil, err
 	}
 	l.Attached = true
-	ctx, cancel := context.WithTimeout(ctx, attachTimeout)
+	actx, cancel := context.WithTimeout(ctx, attachTimeout)
 	defer cancel()
-	if _, err := l.Client.CoreV1().RESTClient().Get().AbsPath("/version").DoRaw(ctx); err != nil {
+	if _, err := l.Client.CoreV1().RESTClient().Get().AbsPath("/version").DoRaw(actx); err != nil {
 		return nil, fmt.Errorf("attach: API server of %s does not answer within %s (is the cluster up and the kubeconfig current?): %w", kubeconfig, attachTimeout, err)
 	}
 	// Node access is measured, never assumed from who made the cluster.
-	l.nodeAccess = l.findKindNodes(ctx)
+	l.dockerAccess = l.findKindNodes(actx)
+	if l.dockerAccess != nil && opts.Images != "" && opts.Images != images.SourceAuto {
+		l.Image = NodeImageChoice{Source: opts.Images, Reason: fmt.Sprintf("given: the cluster's nodes get %s images (not measured: %v)", opts.Images, l.dockerAccess)}
+	}
+	switch {
+	case l.dockerAccess == nil:
+	case !opts.NodeAgent.Enabled:
+		l.agentAccess = errors.New("node agents are off")
+	default:
+		if err := l.startNodeAgents(ctx, opts.NodeAgent); err != nil {
+			return nil, fmt.Errorf("attach %s: nodes are not kind node containers on this host (%w), and %w", l.Name, l.dockerAccess, err)
+		}
+	}
 	return l, nil
+}
+
+// Close releases what nodelab started in the cluster to reach it (the node
+// agents, verified gone). The cluster itself stays.
+func (l *Lab) Close(ctx context.Context) error {
+	return l.stopNodeAgents(ctx)
 }
 
 func newLab(name, kubeconfig string, cfg *rest.Config) (*Lab, error) {

@@ -18,7 +18,7 @@ import (
 // The host's routing table is not touched. Close it when done; Down
 // removes it too.
 func (l *Lab) StartNLBDataPlane(ctx context.Context, logger *slog.Logger) (*nlbnet.DataPlane, error) {
-	if err := l.NodeAccess(); err != nil {
+	if err := l.DockerAccess(); err != nil {
 		return nil, fmt.Errorf("ip targets need kind nodes on this host: the data plane joins the cluster's docker network (%w)", err)
 	}
 	if l.Image.Image == "" {

@@ -12,20 +12,125 @@ import (
 
 	"github.com/nodelab/nodelab/lab/dockercli"
 	"github.com/nodelab/nodelab/lab/images"
+	"github.com/nodelab/nodelab/lab/nodeexec"
 )
 
-// NodeAccess is nil when nodelab reaches the lab's nodes as kind node
-// containers through this host's Docker engine (any kind cluster on this
-// host, whoever created it), and otherwise says what was measured. Node
-// files, kubelet restarts and the nodes' network namespaces need it.
+// NodeAccess is nil when nodelab can run commands on every node of the
+// lab (Nodes): as kind node containers through this host's Docker engine
+// (any kind cluster on this host, whoever created it), or through node
+// agent pods on an attached cluster. Otherwise it says what was measured.
+// Node files, kubelet restarts and the nodes' network namespaces need it.
 func (l *Lab) NodeAccess() error {
+	if l.DockerAccess() == nil || l.agents != nil {
+		return nil
+	}
+	if l.agentAccess != nil {
+		return fmt.Errorf("%w; %w", l.DockerAccess(), l.agentAccess)
+	}
+	return l.DockerAccess()
+}
+
+// DockerAccess is nil when the lab's nodes are kind node containers this
+// host's Docker engine runs, and otherwise says what was measured. What
+// needs the containers themselves (loading images, the NLB's data plane on
+// the kind network, kind's log export) needs it.
+func (l *Lab) DockerAccess() error {
 	if l.provider != nil && l.kindCluster != "" {
 		return nil
 	}
-	if l.nodeAccess != nil {
-		return l.nodeAccess
+	if l.dockerAccess != nil {
+		return l.dockerAccess
 	}
 	return errors.New("node access was not measured for this lab")
+}
+
+// NodeAccessText says how the lab's nodes are reached, as measured.
+func (l *Lab) NodeAccessText() string {
+	switch {
+	case l.DockerAccess() == nil:
+		return fmt.Sprintf("kind node containers of cluster %s through this host's Docker engine", l.kindCluster)
+	case l.agents != nil:
+		return fmt.Sprintf("node agent pods in namespace %s (image %s; Docker: %v)", l.agents.namespace, l.agents.image, l.DockerAccess())
+	}
+	return "none (" + l.NodeAccess().Error() + ")"
+}
+
+// NodeAgentNamespace is the namespace of the running node agents, "" when
+// none run.
+func (l *Lab) NodeAgentNamespace() string {
+	if l.agents == nil {
+		return ""
+	}
+	return l.agents.namespace
+}
+
+// Nodes returns every node of the lab to run commands on (lab/nodeexec),
+// reached as NodeAccess says.
+func (l *Lab) Nodes() ([]nodeexec.Node, error) {
+	if l.DockerAccess() == nil {
+		kn, err := l.KindNodes()
+		if err != nil {
+			return nil, err
+		}
+		out := make([]nodeexec.Node, 0, len(kn))
+		for _, n := range kn {
+			out = append(out, n)
+		}
+		return out, nil
+	}
+	if l.agents == nil {
+		return nil, fmt.Errorf("lab %s: no node access: %w", l.Name, l.NodeAccess())
+	}
+	names := make([]string, 0, len(l.agents.pods))
+	for n := range l.agents.pods {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]nodeexec.Node, 0, len(names))
+	for _, n := range names {
+		out = append(out, l.agentNode(n))
+	}
+	return out, nil
+}
+
+// Node returns the named node of the lab to run commands on.
+func (l *Lab) Node(name string) (nodeexec.Node, error) {
+	all, err := l.Nodes()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range all {
+		if n.String() == name {
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("node %s is not a node of lab %s", name, l.Name)
+}
+
+// Workers returns the lab's worker nodes (every node without the
+// control-plane role) to run commands on; none for a lab of one node.
+func (l *Lab) Workers() ([]nodeexec.Node, error) {
+	if l.DockerAccess() == nil {
+		kn, err := l.KindNodes()
+		if err != nil {
+			return nil, err
+		}
+		var workers []nodeexec.Node
+		for _, n := range kn {
+			if role, err := n.Role(); err == nil && role == "worker" {
+				workers = append(workers, n)
+			}
+		}
+		return workers, nil
+	}
+	if l.agents == nil {
+		return nil, fmt.Errorf("lab %s: no node access: %w", l.Name, l.NodeAccess())
+	}
+	workers := make([]nodeexec.Node, 0, len(l.agents.workers))
+	for _, n := range l.agents.workers {
+		workers = append(workers, l.agentNode(n))
+	}
+	return workers, nil
 }
 
 // kindProviderID is how kind names a node to Kubernetes:
@@ -62,6 +167,9 @@ func (l *Lab) findKindNodes(ctx context.Context) error {
 			return fmt.Errorf("nodes belong to two kind clusters (%s, %s)", clusterName, parts[1])
 		}
 		clusterName = parts[1]
+	}
+	if err := CheckDocker(ctx); err != nil {
+		return fmt.Errorf("kind cluster %s: its node containers cannot be reached: %w", clusterName, err)
 	}
 	provider := cluster.NewProvider(cluster.ProviderWithDocker())
 	containers, err := provider.ListInternalNodes(clusterName)

@@ -37,7 +37,7 @@ func TestFindKindNodesRefusesWhatIsNotKindOnDocker(t *testing.T) {
 				}
 			}
 			l := &Lab{Name: "ctx", Client: cs, Attached: true}
-			l.nodeAccess = l.findKindNodes(context.Background())
+			l.dockerAccess = l.findKindNodes(context.Background())
 			err := l.NodeAccess()
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("NodeAccess() = %v, want it to say %q", err, c.want)

@@ -8,25 +8,10 @@ import (
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/wait"
 )
-
-// KindNode returns the kind node container of the named node.
-func (l *Lab) KindNode(name string) (nodes.Node, error) {
-	kn, err := l.KindNodes()
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range kn {
-		if n.String() == name {
-			return n, nil
-		}
-	}
-	return nil, fmt.Errorf("node %s is not a node container of lab %s", name, l.Name)
-}
 
 // CreatePodsOn creates pods in namespace, pinned to node by its hostname
 // label (so the scheduler still honours taints), marked as nodelab's, with

@@ -22,6 +22,12 @@ const (
 	dockerAnswerTimeout = 15 * time.Second
 	// attachTimeout bounds Attach's /version probe of the API server.
 	attachTimeout = 30 * time.Second
+	// nodeAgentStartTimeout bounds each node agent pod's start: the image
+	// is a workload image (loaded, or pulled once, 43 MB).
+	nodeAgentStartTimeout = 2 * time.Minute
+	// nodeAgentStopTimeout bounds deleting the agents' namespace (the pods
+	// stop in about a second: grace period 1 s).
+	nodeAgentStopTimeout = 2 * time.Minute
 	// pullTimeout bounds the probe pull of the upstream node image in auto mode.
 	pullTimeout = 10 * time.Minute
 

@@ -158,7 +158,7 @@ func loadWorkloads(ctx context.Context, l *Lab, p *progress.Reporter) error {
 // created, or an attached kind cluster on this host (NodeAccess) whose
 // containers run nodelab's node image. Other labs pull them.
 func (l *Lab) LoadWorkloads(ctx context.Context, p *progress.Reporter) error {
-	if l.Image.Source != images.SourceForge || l.NodeAccess() != nil {
+	if l.Image.Source != images.SourceForge || l.DockerAccess() != nil {
 		return nil
 	}
 	var refs []string

@@ -6,11 +6,12 @@ import "fmt"
 type Need string
 
 const (
-	// NodeContainers: the nodes are kind node containers this host's
-	// Docker engine runs (a lab nodelab created, or any kind cluster on
-	// this host, measured); node files, kubelet restarts and the nodes'
-	// network namespaces are reached through them.
-	NodeContainers Need = "node-containers"
+	// NodeAccess: nodelab can run commands on every node (measured):
+	// kind node containers through this host's Docker engine (a lab
+	// nodelab created, or any kind cluster on this host), or node agent
+	// pods on any other cluster. Node files, kubelet restarts and the
+	// nodes' network namespaces are reached through them.
+	NodeAccess Need = "node-access"
 	// NodeChanges: the scenario changes nodes (rewrites the kubelet's
 	// config and restarts it, fills a node's memory). On a cluster nodelab
 	// did not create it runs only when the user allowed it
@@ -26,9 +27,9 @@ func Unmet(env Env, ns []Need) string {
 	}
 	for _, n := range ns {
 		switch n {
-		case NodeContainers:
+		case NodeAccess:
 			if err := env.Lab.NodeAccess(); err != nil {
-				return fmt.Sprintf("requires node access through kind node containers on this host's Docker engine; measured on %s: %v", env.Lab.Name, err)
+				return fmt.Sprintf("requires node access (kind node containers through this host's Docker engine, or node agent pods); measured on %s: %v", env.Lab.Name, err)
 			}
 		case NodeChanges:
 			if env.Lab.Attached && !env.AllowNodeChanges {

@@ -321,13 +321,13 @@ func collectCgroups(ctx context.Context, l *lab.Lab, b *bundle, prefix string, p
 	if l.NodeAccess() != nil {
 		return
 	}
-	kindNodes, err := l.KindNodes()
+	labNodes, err := l.Nodes()
 	if err != nil {
-		b.fail("kind nodes for cgroup snapshots", err)
+		b.fail("nodes for cgroup snapshots", err)
 		return
 	}
 	byName := map[string]nodeexec.Node{}
-	for _, n := range kindNodes {
+	for _, n := range labNodes {
 		byName[n.String()] = n
 	}
 	var sb strings.Builder
@@ -408,19 +408,19 @@ func collectNodeConditions(ctx context.Context, l *lab.Lab, b *bundle) {
 	b.write("nodes.txt", []byte(sb.String()))
 }
 
-// collectJournals writes each kind node's kubelet and containerd journal
+// collectJournals writes each node's kubelet and containerd journal
 // since the spec started (less 10 s), the last JournalLines lines.
 func collectJournals(ctx context.Context, l *lab.Lab, b *bundle, since time.Time) {
 	if l.NodeAccess() != nil {
 		return
 	}
-	kindNodes, err := l.KindNodes()
+	labNodes, err := l.Nodes()
 	if err != nil {
-		b.fail("kind nodes for journals", err)
+		b.fail("nodes for journals", err)
 		return
 	}
 	sinceArg := fmt.Sprintf("@%d", since.Add(-10*time.Second).Unix())
-	for _, n := range kindNodes {
+	for _, n := range labNodes {
 		for _, unit := range []string{"kubelet", "containerd"} {
 			out, err := nodeexec.Run(ctx, n, "journalctl", "-u", unit, "--since", sinceArg, "--no-pager", "-o", "short-iso", "-n", fmt.Sprint(b.limits.JournalLines))
 			if err != nil {

@@ -104,13 +104,21 @@ func EnsureImages(ctx context.Context, l *lab.Lab, opts Options, imgs ...images.
 	if Source(l) != images.SourceForge {
 		imgs = slices.DeleteFunc(slices.Clone(imgs), func(im images.Image) bool { return !im.LocalOnly() })
 		if len(imgs) > 0 {
-			if err := l.NodeAccess(); err != nil {
+			if err := l.DockerAccess(); err != nil {
 				return fmt.Errorf("image %s exists only where the nodelab forge builds it, and cluster %s can neither pull it nor be loaded with it (%v): "+
 					"push it to a registry the cluster reaches (nodelab images push --to REGISTRY), or use a lab nodelab created (nodelab up)", imgs[0].Forge, l.Name, err)
 			}
 		}
 	}
 	if len(imgs) == 0 {
+		return nil
+	}
+	if l.Attached && l.DockerAccess() != nil {
+		// Forge images on a cluster nodelab cannot load (its nodes are not
+		// containers of this host's engine): the user said its nodes hold
+		// them (preloaded, or mirrored under the same names); a pod that
+		// cannot get one fails within seconds, naming it.
+		_ = opts.Progress.Start(fmt.Sprintf("Not loading %d forge images: cluster %s is reached without Docker, its nodes must already hold them", len(imgs), l.Name)).End(nil)
 		return nil
 	}
 	if opts.Builder == nil {

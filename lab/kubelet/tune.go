@@ -218,7 +218,12 @@ func restartWith(ctx context.Context, opts TuneOptions, config []byte, shows fun
 	if err := nodeexec.WriteFile(ctx, opts.Node, ConfigPath, config, fs.FileMode(0o644)); err != nil {
 		return err
 	}
-	if _, err := nodeexec.Run(ctx, opts.Node, "systemctl", "restart", "kubelet"); err != nil {
+	// systemd restarts the kubelet shortly after this command returns: a
+	// node agent's exec is served by the kubelet itself, and a restart
+	// under it would cut the command off. The wait below sees the new
+	// kubelet by its /configz.
+	if _, err := nodeexec.Run(ctx, opts.Node, "systemd-run", "--collect", "--quiet",
+		fmt.Sprintf("--on-active=%dms", restartDelay.Milliseconds()), "systemctl", "restart", "kubelet"); err != nil {
 		return fmt.Errorf("restart kubelet: %w", err)
 	}
 	what := "the restarted kubelet on " + node + " active, showing the new config in /configz, and the node Ready"

@@ -36,8 +36,8 @@
 //  6. no stressor is left on any node, and the app's working set is back
 //     near its baseline.
 //
-// Host requirements: a lab nodelab created (cgroup files are read in the
-// node containers), ≥ 1 worker. Typical: ~75s (chaos-mesh already installed).
+// Host requirements: node access (cgroup files are read on the node: kind
+// node containers through Docker, or node agent pods), ≥ 1 worker. Typical: ~75s (chaos-mesh already installed).
 package cgroupaccounting
 
 import (
@@ -50,7 +50,6 @@ import (
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
@@ -70,8 +69,8 @@ var Scenario = scenarios.Scenario{
 		ID:       "cgroup-accounting",
 		Summary:  "pitfall: free and /proc/meminfo in a 500Mi container show the host's memory; fix: the cgroup files and the kubelet's working_set (usage − inactive_file) tell the truth; OOM kill vs eviction; QoS oom_score_adj",
 		Labels:   []scenarios.Label{scenarios.Slow},
-		Needs:    []scenarios.Need{scenarios.NodeContainers},
-		Requires: []string{"a lab created by nodelab (cgroup files read in the node containers)", "≥ 1 worker"},
+		Needs:    []scenarios.Need{scenarios.NodeAccess},
+		Requires: []string{"node access (cgroup files are read on the node)", "≥ 1 worker"},
 		Typical:  75 * time.Second,
 		Addons:   []string{chaosmesh.Name},
 		Shard:    "memory",
@@ -101,7 +100,7 @@ type Runbook struct {
 	Namespace string
 	Node      string
 
-	node     nodes.Node
+	node     nodeexec.Node
 	version  nodeexec.CgroupVersion
 	chaos    client.Client
 	pods     map[string]*corev1.Pod
@@ -120,7 +119,7 @@ func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 // Prepare installs Chaos Mesh and starts the pods on one worker.
 func (r *Runbook) Prepare(ctx context.Context) error {
 	if err := r.Lab.NodeAccess(); err != nil {
-		return scenarios.Skipf("requires node access: cgroup files are read in the node containers; measured on %s: %v", r.Lab.Name, err)
+		return scenarios.Skipf("requires node access: cgroup files are read on the node; measured on %s: %v", r.Lab.Name, err)
 	}
 	if err := r.pickWorker(); err != nil {
 		return err
@@ -296,7 +295,7 @@ func (r *Runbook) QoSAndOOMScoreAdj(ctx context.Context) error {
 // back near its baseline.
 func (r *Runbook) NoStressorLeft(ctx context.Context) error {
 	if err := r.Lab.NodeAccess(); err != nil {
-		return scenarios.Skipf("requires node access through Docker; measured on %s: %v", r.Lab.Name, err)
+		return scenarios.Skipf("requires node access (stressor processes are listed on every node); measured on %s: %v", r.Lab.Name, err)
 	}
 	if err := chaos.CheckNoStressors(ctx, r.Lab, r.env.Scaled(Timeouts.StressorsGone)); err != nil {
 		return err

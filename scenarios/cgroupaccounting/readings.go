@@ -10,9 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/nodelab/nodelab/lab/instruments/podexec"
 	"github.com/nodelab/nodelab/lab/kubelet"
 	"github.com/nodelab/nodelab/lab/nodeexec"
+	"github.com/nodelab/nodelab/lab/podexec"
 	"github.com/nodelab/nodelab/scenarios/matchers"
 )
 

@@ -15,7 +15,7 @@ import (
 // pickWorker sets r.node to the lab's first worker; a lab with only a
 // control plane is skipped.
 func (r *Runbook) pickWorker() error {
-	workers, err := r.Lab.KindWorkers()
+	workers, err := r.Lab.Workers()
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func (r *Runbook) residue(ctx context.Context, targets []nlb.TargetStats, nodePo
 			continue
 		}
 		seen[t.Target.Name] = true
-		node, err := r.Lab.KindNode(t.Target.Name)
+		node, err := r.Lab.Node(t.Target.Name)
 		if err != nil {
 			return nil, err
 		}

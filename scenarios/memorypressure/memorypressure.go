@@ -40,8 +40,8 @@
 //     on the worker;
 //  4. no stressor is left: no memStress or stress-ng process on any node.
 //
-// Host requirements: a lab nodelab created (node containers through
-// Docker), ≥ 1 worker, NeedBytes of free memory. Typical: ~4m30s (two kubelet
+// Host requirements: node access (kind node containers through Docker, or
+// node agent pods), ≥ 1 worker, NeedBytes of free memory. Typical: ~4m30s (two kubelet
 // restarts, two pressure episodes, each cleared and stable for 30s).
 package memorypressure
 
@@ -55,13 +55,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/addon/chaosmesh"
 	"github.com/nodelab/nodelab/lab/instruments/chaos"
 	"github.com/nodelab/nodelab/lab/kubelet"
+	"github.com/nodelab/nodelab/lab/nodeexec"
 	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
 	"github.com/nodelab/nodelab/scenarios/matchers"
@@ -74,8 +74,8 @@ var Scenario = scenarios.Scenario{
 		ID:       "memory-pressure",
 		Summary:  "pitfall: an 8 MiB BestEffort app is evicted first when a prioritised neighbour's StressChaos causes MemoryPressure; fix: requests == limits (Guaranteed) survives while over-request and BestEffort pods go first, in the kubelet's order",
 		Labels:   []scenarios.Label{scenarios.Slow, scenarios.Disruptive},
-		Needs:    []scenarios.Need{scenarios.NodeContainers, scenarios.NodeChanges},
-		Requires: []string{"a lab created by nodelab (kubelet restarts through Docker)", "≥ 1 worker", fmt.Sprintf("%d MiB free host memory", NeedBytes>>20)},
+		Needs:    []scenarios.Need{scenarios.NodeAccess, scenarios.NodeChanges},
+		Requires: []string{"node access (the kubelet is reconfigured and restarted)", "≥ 1 worker", fmt.Sprintf("%d MiB free host memory", NeedBytes>>20)},
 		Typical:  265 * time.Second,
 		Addons:   []string{chaosmesh.Name},
 		Shard:    "memory",
@@ -107,7 +107,7 @@ type Runbook struct {
 	// Available is the worker's memory.available measured before tuning.
 	Available uint64
 
-	node           nodes.Node
+	node           nodeexec.Node
 	chaos          client.Client
 	restoreKubelet func(context.Context) error
 	createdPC      bool
@@ -124,7 +124,7 @@ func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 // picks and tunes a worker.
 func (r *Runbook) Prepare(ctx context.Context) error {
 	if err := r.Lab.NodeAccess(); err != nil {
-		return scenarios.Skipf("requires node access: the worker's kubelet is reconfigured and restarted through Docker; measured on %s: %v", r.Lab.Name, err)
+		return scenarios.Skipf("requires node access: the worker's kubelet is reconfigured and restarted; measured on %s: %v", r.Lab.Name, err)
 	}
 	node, err := r.pickWorker(ctx)
 	if err != nil {
@@ -304,7 +304,7 @@ func (r *Runbook) checkGuaranteedLived(ctx context.Context, starts map[string]ty
 // any node of the lab.
 func (r *Runbook) NoStressorLeft(ctx context.Context) error {
 	if err := r.Lab.NodeAccess(); err != nil {
-		return scenarios.Skipf("requires node access through Docker; measured on %s: %v", r.Lab.Name, err)
+		return scenarios.Skipf("requires node access (stressor processes are listed on every node); measured on %s: %v", r.Lab.Name, err)
 	}
 	return chaos.CheckNoStressors(ctx, r.Lab, r.env.Scaled(Timeouts.StressorsGone))
 }

@@ -7,10 +7,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/nodelab/nodelab/lab/instruments/meminfo"
 	"github.com/nodelab/nodelab/lab/kubelet"
+	"github.com/nodelab/nodelab/lab/nodeexec"
 	"github.com/nodelab/nodelab/scenarios"
 	"github.com/nodelab/nodelab/scenarios/matchers"
 )
@@ -18,8 +18,8 @@ import (
 // pickWorker returns the worker with the fewest pods the kubelet could
 // evict besides ours (non-critical pods of other namespaces), so no
 // bystander is ranked between the scenario's pods.
-func (r *Runbook) pickWorker(ctx context.Context) (nodes.Node, error) {
-	workers, err := r.Lab.KindWorkers()
+func (r *Runbook) pickWorker(ctx context.Context) (nodeexec.Node, error) {
+	workers, err := r.Lab.Workers()
 	if err != nil {
 		return nil, err
 	}
@@ -27,7 +27,7 @@ func (r *Runbook) pickWorker(ctx context.Context) (nodes.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
-	var best nodes.Node
+	var best nodeexec.Node
 	bestCount := -1
 	var bystanders []string
 	for _, n := range workers {
@@ -56,16 +56,21 @@ func critical(p *corev1.Pod) bool {
 	return p.Spec.Priority != nil && *p.Spec.Priority >= 2000000000
 }
 
-// measureWorker reads the host's MemAvailable and the worker's
-// memory.available, refuses to run (Skip, with the numbers) when either is
+// measureWorker reads the host's MemAvailable (when the nodes are kind
+// containers on this host) and the worker's memory.available, refuses to run (Skip, with the numbers) when either is
 // below NeedBytes, and sets the threshold Headroom below what the worker has
 // available.
 func (r *Runbook) measureWorker(ctx context.Context) error {
-	host, err := meminfo.Host()
-	if err != nil {
-		return fmt.Errorf("read the host's MemAvailable: %w", err)
+	// Kind node containers share this host's memory; a node reached by an
+	// agent has its own, and memory.available below says what it is.
+	hostFree := uint64(NeedBytes)
+	if r.Lab.DockerAccess() == nil {
+		host, err := meminfo.Host()
+		if err != nil {
+			return fmt.Errorf("read the host's MemAvailable: %w", err)
+		}
+		hostFree = host["MemAvailable"]
 	}
-	hostFree := host["MemAvailable"]
 	s, err := kubelet.ReadSummary(ctx, r.Lab.Client, r.Node)
 	if err != nil {
 		return err

@@ -9,7 +9,7 @@ import (
 	"github.com/onsi/gomega"
 
 	"github.com/nodelab/nodelab/lab"
-	"github.com/nodelab/nodelab/lab/instruments/podexec"
+	"github.com/nodelab/nodelab/lab/podexec"
 	"github.com/nodelab/nodelab/lab/wait"
 )
 

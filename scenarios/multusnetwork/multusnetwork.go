@@ -32,7 +32,6 @@ import (
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/nodelab/nodelab/fixtures"
 	"github.com/nodelab/nodelab/lab"
@@ -54,7 +53,7 @@ var Scenario = scenarios.Scenario{
 		ID:       "multus-network",
 		Summary:  "pitfall: a NetworkPolicy denying ingress stops eth0 but not a Multus secondary interface (net1 on a bridge NAD); fix: a MultiNetworkPolicy for the NAD, enforced in the pod's network namespace",
 		Labels:   []scenarios.Label{scenarios.NeedsMultus},
-		Requires: []string{"a lab created by nodelab (routes and the bridge are checked in the node containers)", "≥ 1 worker", "pitfall: a pod network that enforces NetworkPolicy (measured)", "fix: the multi-networkpolicy-iptables image (a registry)"},
+		Requires: []string{"node access (routes and the bridge are checked on the nodes)", "≥ 1 worker", "pitfall: a pod network that enforces NetworkPolicy (measured)", "fix: the multi-networkpolicy-iptables image (a registry)"},
 		Typical:  2 * time.Minute,
 		Addons:   []string{multus.Name, multinetworkpolicy.Name},
 	},
@@ -81,7 +80,7 @@ type Runbook struct {
 	Namespace string
 	Node      string
 
-	node nodes.Node
+	node nodeexec.Node
 	pods map[string]*corev1.Pod
 	net1 map[string]netip.Addr // pod name → net1 address
 }
@@ -100,7 +99,7 @@ func (r *Runbook) Deploy(ctx context.Context) error {
 		// on a cluster nodelab did not create.
 		return scenarios.Skipf("installs Multus and its CNI plugins on the nodes: only on a lab nodelab created; this run is attached to %s", r.Lab.Kubeconfig)
 	}
-	workers, err := r.Lab.KindWorkers()
+	workers, err := r.Lab.Workers()
 	if err != nil {
 		return err
 	}
@@ -186,7 +185,7 @@ func (r *Runbook) NoRangeRoutes(ctx context.Context) error {
 	if bad := routes.Overlapping(host, Range); len(bad) > 0 {
 		return fmt.Errorf("the host routes %s: %s (secondary traffic must stay on the lab's bridges)", Range, strings.Join(bad, "; "))
 	}
-	kn, err := r.Lab.KindNodes()
+	kn, err := r.Lab.Nodes()
 	if err != nil {
 		return err
 	}

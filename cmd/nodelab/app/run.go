@@ -16,6 +16,7 @@ import (
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/addon/builtin"
+	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/images/forge"
 	"github.com/nodelab/nodelab/lab/instruments/timeline"
 	"github.com/nodelab/nodelab/lab/profile"
@@ -29,6 +30,8 @@ func newRun(g *globals) *cobra.Command {
 	var retain bool
 	var artifacts string
 	var allowNodeChanges bool
+	var nodeAgent bool
+	var nodeAgentImage, attachedImages string
 	cmd := &cobra.Command{
 		Use:   "run <scenario-id>...",
 		Short: "run scenarios' runbooks on a lab (created, reused, or attached with --kubeconfig)",
@@ -56,12 +59,22 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 				if err := checkKubeconfig(kubeconfig); err != nil {
 					return err
 				}
-				if l, err = lab.Attach(ctx, kubeconfig); err != nil {
+				src := images.Source(attachedImages)
+				if src != "" && src != images.SourceForge && src != images.SourceUpstream {
+					return usagef("--images %q: want forge (the cluster's nodes hold nodelab's forge images) or upstream (it pulls)", attachedImages)
+				}
+				if l, err = lab.AttachWith(ctx, lab.AttachOptions{Kubeconfig: kubeconfig, Images: src,
+					NodeAgent: lab.NodeAgentOptions{Enabled: nodeAgent, Image: nodeAgentImage}}); err != nil {
 					return err
 				}
-				if err := l.NodeAccess(); err != nil {
-					fmt.Fprintf(g.stderr, "node access: none (%v); scenarios that need it skip\n", err)
-				}
+				// The node agents are deleted however the run ends, and
+				// their deletion is verified.
+				defer func() {
+					cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+					defer cancel()
+					err = errors.Join(err, l.Close(cctx))
+				}()
+				fmt.Fprintf(g.stderr, "node access: %s\n", l.NodeAccessText())
 			} else if p, err = pf.load(); err != nil {
 				return err
 			}
@@ -108,6 +121,9 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "run against this existing cluster (never deleted)")
 	cmd.Flags().BoolVar(&retain, "retain", false, "keep a lab this run created")
 	cmd.Flags().BoolVar(&allowNodeChanges, "allow-node-changes", false, "with --kubeconfig: let scenarios that change nodes (kubelet config and restart, memory pressure) run on a cluster nodelab did not create")
+	cmd.Flags().BoolVar(&nodeAgent, "node-agent", true, "with --kubeconfig: when the nodes are not kind containers on this host, reach them through privileged node agent pods (deleted afterwards)")
+	cmd.Flags().StringVar(&nodeAgentImage, "node-agent-image", "", "with --kubeconfig: image of the node agents (needs nsenter; default the e2e image agnhost)")
+	cmd.Flags().StringVar(&attachedImages, "images", "", "with --kubeconfig, reached without Docker: forge when the cluster's nodes hold nodelab's forge images (preloaded or mirrored under the same names), upstream (default) when it pulls")
 	cmd.Flags().StringVar(&artifacts, "artifacts", "", "write each scenario's timelines to DIR/<scenario>/<name>.timeline.json")
 	return cmd
 }

@@ -151,7 +151,9 @@ func Render(ctx context.Context, src images.Source) ([]*unstructured.Unstructure
 // left as it is, once it is ready.
 func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 	ids := ""
-	if src == images.SourceForge {
+	// Without Docker (an attached cluster reached by node agents) the
+	// forge images' tags name their inputs; there is no engine to ask.
+	if src == images.SourceForge && l.DockerAccess() == nil {
 		var err error
 		if ids, err = forgeImageIDs(ctx); err != nil {
 			return err
@@ -216,7 +218,7 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 			o.SetNamespace(Namespace)
 		}
 	}
-	if src == images.SourceForge {
+	if ids != "" {
 		// A rebuilt forge image keeps its tag: name the image IDs in the
 		// pod templates so the pods roll when an image changed.
 		for _, o := range rest {

@@ -239,7 +239,7 @@ func waitReady(ctx context.Context, l *lab.Lab) error {
 
 // nodesWithout lists the lab's nodes on which path does not exist.
 func nodesWithout(ctx context.Context, l *lab.Lab, paths ...string) ([]string, error) {
-	kn, err := l.KindNodes()
+	kn, err := l.Nodes()
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func DeleteAll(ctx context.Context, c client.Client, namespace string, timeout t
 // ("node: pid name"), from the node's own pid namespace, which sees every
 // container's processes.
 func Stressors(ctx context.Context, l *lab.Lab) ([]string, error) {
-	kn, err := l.KindNodes()
+	kn, err := l.Nodes()
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	utilexec "k8s.io/client-go/util/exec"
 
-	"github.com/nodelab/nodelab/lab/instruments/podexec"
+	"github.com/nodelab/nodelab/lab/podexec"
 )
 
 // Attempt is one new TCP connection from the probe client to the probe

@@ -29,8 +29,8 @@ import (
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/images"
-	"github.com/nodelab/nodelab/lab/instruments/podexec"
 	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/podexec"
 	"github.com/nodelab/nodelab/lab/wait"
 )
 

@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilexec "k8s.io/client-go/util/exec"
 
-	"github.com/nodelab/nodelab/lab/instruments/podexec"
+	"github.com/nodelab/nodelab/lab/podexec"
 )
 
 func ok(at time.Duration) Attempt { return Attempt{At: at, Connected: true} }

@@ -8,7 +8,9 @@ package podexec
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,23 +51,44 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Run runs command in the container and returns its standard output.
 func Run(ctx context.Context, cfg *rest.Config, cs kubernetes.Interface, t Target, command ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	if err := Stream(ctx, cfg, cs, t, Streams{Stdout: &stdout, Stderr: &stderr}, command...); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Stderr = stderr.String()
+		}
+		return stdout.String(), err
+	}
+	return stdout.String(), nil
+}
+
+// Streams are the command's standard streams; nil ones are not attached.
+type Streams struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Stream runs command in the container with the given streams. A command
+// that ran and failed is an *Error (its Stderr is empty: the caller holds
+// the stream).
+func Stream(ctx context.Context, cfg *rest.Config, cs kubernetes.Interface, t Target, s Streams, command ...string) error {
 	req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(t.Namespace).Name(t.Pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: t.Container, Command: command, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+		VersionedParams(&corev1.PodExecOptions{Container: t.Container, Command: command,
+			Stdin: s.Stdin != nil, Stdout: s.Stdout != nil, Stderr: s.Stderr != nil}, scheme.ParameterCodec)
 	ws, err := remotecommand.NewWebSocketExecutor(cfg, "GET", req.URL().String())
 	if err != nil {
-		return "", fmt.Errorf("exec in %s: websocket executor: %w", t, err)
+		return fmt.Errorf("exec in %s: websocket executor: %w", t, err)
 	}
 	spdy, err := remotecommand.NewSPDYExecutor(cfg, "POST", req.URL())
 	if err != nil {
-		return "", fmt.Errorf("exec in %s: spdy executor: %w", t, err)
+		return fmt.Errorf("exec in %s: spdy executor: %w", t, err)
 	}
 	exec, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool { return true })
 	if err != nil {
-		return "", fmt.Errorf("exec in %s: %w", t, err)
+		return fmt.Errorf("exec in %s: %w", t, err)
 	}
-	var stdout, stderr bytes.Buffer
-	if err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr}); err != nil {
-		return stdout.String(), &Error{Target: t, Command: command, Stderr: stderr.String(), Err: err}
+	if err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr}); err != nil {
+		return &Error{Target: t, Command: command, Err: err}
 	}
-	return stdout.String(), nil
+	return nil
 }
