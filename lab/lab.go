@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/onsi/gomega"
@@ -50,6 +51,17 @@ type Lab struct {
 	dockerAccess error
 	agents       *nodeAgents
 	agentAccess  error
+
+	// undo is what nodelab changed in an attached cluster besides its
+	// node agents (an addon it installed), undone by Close in reverse.
+	undoMu sync.Mutex
+	undo   []undoStep
+}
+
+// undoStep is one change to undo at Close.
+type undoStep struct {
+	what string
+	run  func(context.Context) error
 }
 
 // KindNodes returns the lab's kind node containers, for what needs them
@@ -140,10 +152,35 @@ func AttachWith(ctx context.Context, opts AttachOptions) (*Lab, error) {
 	return l, nil
 }
 
-// Close releases what nodelab started in the cluster to reach it (the node
-// agents, verified gone). The cluster itself stays.
+// Close undoes what nodelab changed in an attached cluster (UndoOnClose:
+// addons it installed) and removes what it started to reach it (the node
+// agents), each verified gone. The cluster itself stays.
 func (l *Lab) Close(ctx context.Context) error {
-	return l.stopNodeAgents(ctx)
+	l.undoMu.Lock()
+	steps := l.undo
+	l.undo = nil
+	l.undoMu.Unlock()
+	var errs []error
+	for i := len(steps) - 1; i >= 0; i-- {
+		if err := steps[i].run(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("undo %s in %s: %w", steps[i].what, l.Name, err))
+		}
+	}
+	return errors.Join(append(errs, l.stopNodeAgents(ctx))...)
+}
+
+// UndoOnClose records a change nodelab made to a cluster it did not create
+// (what says which, once: a second call with the same what is ignored), to
+// be undone by Close, last recorded first, before the node agents go.
+func (l *Lab) UndoOnClose(what string, undo func(context.Context) error) {
+	l.undoMu.Lock()
+	defer l.undoMu.Unlock()
+	for _, u := range l.undo {
+		if u.what == what {
+			return
+		}
+	}
+	l.undo = append(l.undo, undoStep{what: what, run: undo})
 }
 
 func newLab(name, kubeconfig string, cfg *rest.Config) (*Lab, error) {

@@ -31,6 +31,18 @@ type Addon interface {
 	Install(ctx context.Context, l *lab.Lab, src images.Source) error
 }
 
+// Remover is an addon nodelab can take out again. On a cluster nodelab did
+// not create, only such addons are installed, and one nodelab installed
+// there is removed when the lab is closed (lab.Lab.Close).
+type Remover interface {
+	// InstalledByOthers reports whether the addon is in the cluster and was
+	// not installed by nodelab (then it is used as it is, never changed).
+	InstalledByOthers(ctx context.Context, l *lab.Lab) (bool, error)
+	// Remove deletes everything Install made (for src) and waits until it
+	// is gone, bounded by its own timeouts.
+	Remove(ctx context.Context, l *lab.Lab, src images.Source) error
+}
+
 // ImageBuilder builds images locally (the offline forge implements it).
 type ImageBuilder interface {
 	// BuildImages builds the images' Forge references into the local engine,
@@ -85,8 +97,32 @@ func Ensure(ctx context.Context, l *lab.Lab, opts Options, names ...string) erro
 			return err
 		}
 		src := Source(l)
+		if l.Attached {
+			// Someone else's cluster: leave it as it was found.
+			r, ok := a.(Remover)
+			if !ok {
+				return fmt.Errorf("addon %s: nodelab installs it only on labs it created (it cannot remove it again), and %s was attached: install it yourself", name, l.Name)
+			}
+			theirs, err := r.InstalledByOthers(ctx, l)
+			if err != nil {
+				return fmt.Errorf("addon %s: %w", name, err)
+			}
+			if theirs {
+				_ = opts.Progress.Start(fmt.Sprintf("Using addon %s as installed in %s (not by nodelab; left unchanged)", name, l.Name)).End(nil)
+				continue
+			}
+		}
 		if err := EnsureImages(ctx, l, opts, a.Images()...); err != nil {
 			return fmt.Errorf("addon %s: %w", name, err)
+		}
+		if l.Attached {
+			// Recorded before installing, so a half-made install is removed
+			// too (and one an earlier run left behind).
+			r := a.(Remover)
+			l.UndoOnClose("addon "+name, func(ctx context.Context) error {
+				step := opts.Progress.Start(fmt.Sprintf("Removing addon %s, which nodelab installed in %s", name, l.Name))
+				return step.End(r.Remove(ctx, l, src))
+			})
 		}
 		step := opts.Progress.Start(fmt.Sprintf("Installing addon %s (%s images)", name, src))
 		if err := step.End(a.Install(ctx, l, src)); err != nil {

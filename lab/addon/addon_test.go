@@ -36,16 +36,16 @@ func TestGetUnknownListsTheKnownOnes(t *testing.T) {
 
 func TestSource(t *testing.T) {
 	cases := []struct {
-		l    lab.Lab
+		l    *lab.Lab
 		want images.Source
 	}{
-		{lab.Lab{Attached: true}, images.SourceUpstream},
-		{lab.Lab{Image: lab.NodeImageChoice{Source: images.SourceForge}}, images.SourceForge},
-		{lab.Lab{Image: lab.NodeImageChoice{Source: images.SourceUpstream}}, images.SourceUpstream},
-		{lab.Lab{}, images.SourceUpstream},
+		{&lab.Lab{Attached: true}, images.SourceUpstream},
+		{&lab.Lab{Image: lab.NodeImageChoice{Source: images.SourceForge}}, images.SourceForge},
+		{&lab.Lab{Image: lab.NodeImageChoice{Source: images.SourceUpstream}}, images.SourceUpstream},
+		{&lab.Lab{}, images.SourceUpstream},
 	}
 	for _, c := range cases {
-		if got := Source(&c.l); got != c.want {
+		if got := Source(c.l); got != c.want {
 			t.Errorf("Source(%+v) = %s, want %s", c.l.Image, got, c.want)
 		}
 	}
@@ -70,5 +70,58 @@ func TestEnsureImagesNeedsBuilderOnForgeLab(t *testing.T) {
 	err := EnsureImages(context.Background(), l, Options{}, images.Redis())
 	if err == nil || !strings.Contains(err.Error(), "no image builder") {
 		t.Fatalf("EnsureImages without builder = %v, want a no-image-builder error", err)
+	}
+}
+
+// removableAddon is a fakeAddon that can be removed again.
+type removableAddon struct {
+	fakeAddon
+	theirs  bool
+	removed int
+}
+
+func (r *removableAddon) InstalledByOthers(context.Context, *lab.Lab) (bool, error) {
+	return r.theirs, nil
+}
+
+func (r *removableAddon) Remove(context.Context, *lab.Lab, images.Source) error {
+	r.removed++
+	return nil
+}
+
+// On a cluster nodelab did not create: an addon it installs is removed at
+// Close (once, however often it was ensured); one the cluster already had
+// is used as it is; one nodelab cannot remove is not installed at all.
+func TestEnsureOnAttachedClusterLeavesItAsFound(t *testing.T) {
+	ctx := context.Background()
+	ours := &removableAddon{fakeAddon: fakeAddon{name: "ours"}}
+	theirs := &removableAddon{fakeAddon: fakeAddon{name: "theirs"}, theirs: true}
+	plain := &fakeAddon{name: "plain"}
+	opts := Options{Known: []Addon{ours, theirs, plain}}
+	l := &lab.Lab{Name: "t", Attached: true}
+
+	if err := Ensure(ctx, l, opts, "ours", "theirs", "ours"); err != nil {
+		t.Fatalf("Ensure = %v", err)
+	}
+	if len(ours.installed) != 2 || len(theirs.installed) != 0 {
+		t.Fatalf("installs: ours=%v theirs=%v, want ours twice (idempotent), theirs never", ours.installed, theirs.installed)
+	}
+	if err := Ensure(ctx, l, opts, "plain"); err == nil || !strings.Contains(err.Error(), "install it yourself") || len(plain.installed) != 0 {
+		t.Fatalf("Ensure(plain) on an attached cluster = %v (installs %v), want a refusal before installing", err, plain.installed)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if ours.removed != 1 || theirs.removed != 0 {
+		t.Fatalf("removed: ours %d, theirs %d; want 1 and 0", ours.removed, theirs.removed)
+	}
+	// On a lab nodelab created nothing is recorded for Close.
+	own := &removableAddon{fakeAddon: fakeAddon{name: "ours"}}
+	nl := &lab.Lab{Name: "n", Image: lab.NodeImageChoice{Source: images.SourceUpstream}}
+	if err := Ensure(ctx, nl, Options{Known: []Addon{own}}, "ours"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nl.Close(ctx); err != nil || own.removed != 0 {
+		t.Fatalf("Close of a created lab = %v, removed %d; want nil, 0", err, own.removed)
 	}
 }

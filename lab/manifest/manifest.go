@@ -14,6 +14,7 @@ import (
 
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -154,6 +155,46 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		}
 	}
 	return nil
+}
+
+// Delete deletes each object (background propagation), in order; objects
+// already gone, or of a kind the cluster no longer serves, are skipped.
+func (a *Applier) Delete(ctx context.Context, objs []*unstructured.Unstructured) error {
+	bg := metav1.DeletePropagationBackground
+	for _, u := range objs {
+		ri, err := a.resource(u)
+		if meta.IsNoMatchError(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// WaitGone waits, within timeout, until none of objs exists any more (a
+// kind the cluster no longer serves counts as gone).
+func (a *Applier) WaitGone(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration) error {
+	what := fmt.Sprintf("%d objects gone", len(objs))
+	return wait.Until(ctx, wait.Within{What: what, Timeout: timeout, Poll: gonePoll}, func(g gomega.Gomega) {
+		var left []string
+		for _, u := range objs {
+			ri, err := a.resource(u)
+			if meta.IsNoMatchError(err) {
+				continue
+			}
+			g.Expect(err).NotTo(gomega.HaveOccurred())
+			if _, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				g.Expect(err).NotTo(gomega.HaveOccurred(), "get %s %s", u.GetKind(), u.GetName())
+				left = append(left, u.GetKind()+" "+u.GetName())
+			}
+		}
+		g.Expect(left).To(gomega.BeEmpty(), "still there")
+	})
 }
 
 // ResetMapping forgets the cached API discovery, after new CRDs.

@@ -233,6 +233,67 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 	return waitReady(ctx, l)
 }
 
+// InstalledByOthers implements addon.Remover: Chaos Mesh's namespace exists
+// and nodelab did not create it (no managed-by label).
+func (Addon) InstalledByOthers(ctx context.Context, l *lab.Lab) (bool, error) {
+	ns, err := l.Client.CoreV1().Namespaces().Get(ctx, Namespace, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look for namespace %s: %w", Namespace, err)
+	}
+	return ns.Labels[manifest.ManagedByLabel] != manifest.ManagedByValue, nil
+}
+
+// Remove implements addon.Remover: it deletes what Install applied, the
+// CRDs first while the controller still runs (so it can clear the
+// finalizers of any chaos left, recovering what it injected), then the
+// rest and the namespace, and waits until every object is gone.
+func (Addon) Remove(ctx context.Context, l *lab.Lab, src images.Source) error {
+	objs, err := Render(ctx, src)
+	if err != nil {
+		return err
+	}
+	ap, err := manifest.NewApplier(l.Config)
+	if err != nil {
+		return err
+	}
+	var crds, rest []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" {
+			crds = append(crds, o)
+			continue
+		}
+		namespaced, err := ap.Namespaced(o)
+		if err != nil {
+			return err
+		}
+		if namespaced && o.GetNamespace() == "" {
+			o.SetNamespace(Namespace)
+		}
+		rest = append(rest, o)
+	}
+	if err := ap.Delete(ctx, crds); err != nil {
+		return err
+	}
+	if err := ap.WaitGone(ctx, crds, RemoveTimeout); err != nil {
+		return fmt.Errorf("Chaos Mesh CRDs: %w (chaos objects whose finalizers were not cleared keep them: `kubectl get crd | grep chaos-mesh`)", err)
+	}
+	ns := &unstructured.Unstructured{}
+	ns.SetAPIVersion("v1")
+	ns.SetKind("Namespace")
+	ns.SetName(Namespace)
+	rest = append(rest, ns)
+	if err := ap.Delete(ctx, rest); err != nil {
+		return err
+	}
+	if err := ap.WaitGone(ctx, rest, RemoveTimeout); err != nil {
+		return fmt.Errorf("Chaos Mesh objects: %w", err)
+	}
+	return nil
+}
+
 // waitReady waits for the controller (Available, webhook endpoint ready)
 // and a ready daemon on every node.
 func waitReady(ctx context.Context, l *lab.Lab) error {
