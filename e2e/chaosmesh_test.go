@@ -51,7 +51,7 @@ var _ = ginkgo.Describe("chaos-mesh addon", AddonChaosMesh, Slow, ginkgo.Ordered
 	}
 
 	ginkgo.BeforeAll(func(ctx ginkgo.SpecContext) {
-		requireKindNodes()
+		requireNodeAccess()
 		ensureAddons(ctx, chaosmesh.Name)
 		var err error
 		ns, err = theLab.CreateNamespace(ctx, "nodelab-chaos")
@@ -78,14 +78,8 @@ var _ = ginkgo.Describe("chaos-mesh addon", AddonChaosMesh, Slow, ginkgo.Ordered
 			gomega.HaveField("Status.Phase", corev1.PodRunning))
 		pod, err = theLab.Client.CoreV1().Pods(ns).Get(ctx, "target", metav1.GetOptions{})
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
-		kn, err := theLab.KindNodes()
-		gomega.Expect(err).NotTo(gomega.HaveOccurred())
-		for _, n := range kn {
-			if n.String() == pod.Spec.NodeName {
-				node = n
-			}
-		}
-		gomega.Expect(node).NotTo(gomega.BeNil(), "node %s of the target pod", pod.Spec.NodeName)
+		node, err = theLab.Node(pod.Spec.NodeName)
+		gomega.Expect(err).NotTo(gomega.HaveOccurred(), "node of the target pod")
 		cgroupDir, version, err = nodeexec.FindContainerCgroup(ctx, node, nodeexec.ContainerCgroup{
 			QOS: pod.Status.QOSClass, PodUID: string(pod.UID), ContainerID: pod.Status.ContainerStatuses[0].ContainerID})
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())

@@ -22,7 +22,7 @@ import (
 // Ctrl-C a user would, once nodes exist and kind is mid-create.
 var _ = ginkgo.Describe("nodelab up interrupted", Lifecycle, Slow, Disruptive, ginkgo.Serial, func() {
 	ginkgo.It("leaves no containers, record or kubeconfig", func(ctx ginkgo.SpecContext) {
-		requireKindNodes()
+		requireDocker(ctx)
 		const name = "nodelab-interrupt"
 		cli, err := gexec.Build("github.com/nodelab/nodelab/cmd/nodelab")
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())

@@ -14,7 +14,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/nodelab/nodelab/lab/images/forge"
 	"github.com/nodelab/nodelab/lab/progress"
@@ -72,6 +74,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "nodelab: interrupted twice, exiting without cleanup")
 		os.Exit(130)
 	}()
+	// The Chaos Mesh client is controller-runtime's; without a logger it
+	// prints a stack trace after 30 s. Its messages are errors nodelab
+	// returns anyway.
+	ctrllog.SetLogger(logr.Discard())
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := newRoot(g)
 	root.SetArgs(args)
