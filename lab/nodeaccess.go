@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
+	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kind/pkg/cluster"
 
@@ -200,5 +203,40 @@ func (l *Lab) findKindNodes(ctx context.Context) error {
 	}
 	l.provider, l.kindCluster = provider, clusterName
 	l.Image = NodeImageChoice{Image: img, Source: src, Reason: fmt.Sprintf("measured: the node containers of kind cluster %s run %s", clusterName, img)}
+	return nil
+}
+
+// KubeletPort is where every node's kubelet listens (its HTTPS API).
+const KubeletPort = 10250
+
+// DialNodes measures whether this host reaches every node's InternalIP
+// over TCP (at the kubelet's port, which every node serves), as what runs
+// on this host and dials NodePorts needs (the NLB emulator). It returns
+// the first node it cannot reach, with the dial error.
+func (l *Lab) DialNodes(ctx context.Context) error {
+	list, err := l.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list nodes: %w", err)
+	}
+	var d net.Dialer
+	for _, n := range list.Items {
+		ip := ""
+		for _, a := range n.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP {
+				ip = a.Address
+				break
+			}
+		}
+		if ip == "" {
+			return fmt.Errorf("node %s has no InternalIP", n.Name)
+		}
+		dctx, cancel := context.WithTimeout(ctx, nodeDialTimeout)
+		c, err := d.DialContext(dctx, "tcp", net.JoinHostPort(ip, strconv.Itoa(KubeletPort)))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("this host cannot reach node %s at its InternalIP %s (tcp/%d): %w", n.Name, ip, KubeletPort, err)
+		}
+		_ = c.Close()
+	}
 	return nil
 }

@@ -28,6 +28,9 @@ const (
 	// nodeAgentStopTimeout bounds deleting the agents' namespace (the pods
 	// stop in about a second: grace period 1 s).
 	nodeAgentStopTimeout = 2 * time.Minute
+	// nodeDialTimeout bounds DialNodes' TCP connect to one node: a node on
+	// a reachable network answers in milliseconds.
+	nodeDialTimeout = 3 * time.Second
 	// pullTimeout bounds the probe pull of the upstream node image in auto mode.
 	pullTimeout = 10 * time.Minute
 

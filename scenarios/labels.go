@@ -17,6 +17,9 @@ const (
 	NeedsMultus Label = "needs:multus"
 	// Lifecycle selects specs about creating and deleting labs.
 	Lifecycle Label = "lifecycle"
+	// Attach selects the spec that runs the CLI against a kind cluster
+	// nodelab did not create, reached with and without Docker.
+	Attach Label = "attach"
 	// AddonChaosMesh selects the Chaos Mesh addon's own smoke specs.
 	AddonChaosMesh Label = "addon:chaos-mesh"
 	// Serial is what ginkgo's Serial decorator adds to a spec's labels.
@@ -29,6 +32,7 @@ var labelMeanings = map[Label]string{
 	Disruptive:     "changes node or host state; runs Serial",
 	NeedsMultus:    "installs Multus (thin mode) and attaches pods to a bridge NetworkAttachmentDefinition",
 	Lifecycle:      "lab creation, interruption and deletion through the nodelab CLI",
+	Attach:         "the CLI on a cluster nodelab did not create (made with kind's library), through Docker and through node agents with Docker hidden; nothing of nodelab left afterwards",
 	AddonChaosMesh: "the Chaos Mesh addon installs and injects/recovers a StressChaos cleanly",
 	Serial:         "ginkgo.Serial: the spec runs alone, never in parallel",
 }

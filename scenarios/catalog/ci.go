@@ -15,13 +15,14 @@ type CIShard struct {
 
 // CIShards is the e2e matrix: one shard per scenario (scenarios with the
 // same Info.Shard share one), plus the specs that are not scenarios (lab
-// lifecycle, the Chaos Mesh addon's smoke test). The workflow reads it from
+// lifecycle, the Chaos Mesh addon's smoke test, attach mode). The workflow reads it from
 // `nodelab scenarios --ci-shards`, so a new scenario gets its shard without
 // a workflow change.
 func CIShards() []CIShard {
 	shards := []CIShard{
 		{Shard: "lifecycle", Labels: string(scenarios.Lifecycle)},
 		{Shard: "chaos-mesh", Labels: string(scenarios.AddonChaosMesh)},
+		{Shard: "attach", Labels: string(scenarios.Attach)},
 	}
 	index := map[string]int{}
 	for _, s := range All() {

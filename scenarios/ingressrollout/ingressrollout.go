@@ -30,9 +30,10 @@
 //     the NLB log shows the same unhealthy/draining transitions that hurt
 //     the pitfall.
 //
-// Needs a lab created by nodelab (the NLB runs on this host and reaches
-// the nodes on the lab's docker network); ip targets need root to dial from
-// the data-plane container's network namespace. Typical duration: 4m20s
+// Needs nodes this host reaches at their InternalIPs (the NLB runs on this
+// host; measured), node access (conntrack), and for ip targets this host's
+// Docker engine running the nodes and root (the data-plane container on
+// the cluster's docker network). Typical duration: 4m20s
 // with warm images.
 package ingressrollout
 
@@ -65,7 +66,7 @@ var Scenario = scenarios.Scenario{
 		ID:       "ingress-rollout",
 		Summary:  "pitfall: rolling Traefik as commonly deployed behind an NLB (scaled AWS timing) fails requests; fix: preStop, grace, surge-only rollout, minReadySeconds, readiness gate: 0 failed requests over 3 rollouts, instance and ip targets",
 		Labels:   []scenarios.Label{scenarios.Slow},
-		Requires: []string{"a lab created by nodelab (the NLB reaches node IPs on the lab's docker network)", "2 workers", "ip targets: root (the NLB dials from the data-plane container's network namespace)"},
+		Requires: []string{"node InternalIPs this host reaches (the NLB runs here; measured)", "node access (conntrack)", "2 workers", "ip targets: this host's Docker engine runs the nodes, and root (the NLB dials from a data-plane container on their network)"},
 		Typical:  4*time.Minute + 20*time.Second,
 		Images:   []images.Image{images.Traefik(), images.Echo()},
 	},
@@ -148,8 +149,13 @@ func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 // Deploy creates the namespace, echo, the Ingress and Traefik as commonly
 // deployed, and waits for both Deployments.
 func (r *Runbook) Deploy(ctx context.Context) error {
+	// The NLB emulator runs on this host and dials the nodes' NodePorts;
+	// the conntrack residue is read on the nodes.
+	if err := r.Lab.DialNodes(ctx); err != nil {
+		return scenarios.Skipf("the NLB emulator runs on this host and dials the nodes' InternalIPs, which this host cannot reach (an emulator inside the cluster is not built yet); measured: %v", err)
+	}
 	if err := r.Lab.NodeAccess(); err != nil {
-		return scenarios.Skipf("requires kind nodes on this host: the NLB emulator runs on this host and reaches node IPs on the lab's docker network; measured on %s: %v", r.Lab.Name, err)
+		return scenarios.Skipf("requires node access (conntrack on the nodes); measured on %s: %v", r.Lab.Name, err)
 	}
 	r.baseline = leakcheck.Take()
 	traefik, echo := images.Traefik(), images.Echo()

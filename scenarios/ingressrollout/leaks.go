@@ -25,6 +25,9 @@ const goroutineAllowance = 40
 
 // dataPlaneLeft fails when a data-plane container of this lab is left.
 func (r *Runbook) dataPlaneLeft(ctx context.Context) error {
+	if r.Lab.DockerAccess() != nil {
+		return nil // no data plane could start: it needs Docker (startDataPlane)
+	}
 	out, err := dockercli.Run(ctx, "ps", "-a", "--filter", "label="+nlbnet.LabelLab+"="+r.Lab.Name,
 		"--filter", "label="+nlbnet.LabelRole, "--format", "{{.Names}}")
 	if err != nil {

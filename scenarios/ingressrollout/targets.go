@@ -25,6 +25,9 @@ func (r *Runbook) startDataPlane(ctx context.Context) (*nlbnet.DataPlane, error)
 	if r.dataPlane != nil {
 		return r.dataPlane, nil
 	}
+	if err := r.Lab.DockerAccess(); err != nil {
+		return nil, scenarios.Skipf("ip targets are dialled from a data-plane container on the cluster's docker network, which needs this host's Docker engine to run the cluster's nodes (instance targets need only the node IPs); measured on %s: %v", r.Lab.Name, err)
+	}
 	dp, err := r.Lab.StartNLBDataPlane(ctx, slog.New(slog.DiscardHandler))
 	if errors.Is(err, nlbnet.ErrNeedRoot) {
 		return nil, scenarios.Skipf("%v", err)
