@@ -62,3 +62,16 @@ func TestConfigzShows(t *testing.T) {
 		t.Error("configz shows a transition period it does not have")
 	}
 }
+
+func TestConfigFlag(t *testing.T) {
+	for _, c := range []struct{ cmdline, want string }{
+		{"/usr/bin/kubelet\x00--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf\x00--config=/var/lib/kubelet/config.yaml\x00--node-ip=172.18.0.3\x00", "/var/lib/kubelet/config.yaml"},
+		{"/usr/bin/kubelet\x00--config\x00/etc/kubernetes/kubelet/kubelet-config.json\x00--v=2\x00", "/etc/kubernetes/kubelet/kubelet-config.json"},
+		{"/usr/bin/kubelet\x00--v=2\x00--config\x00", ""},
+		{"/usr/bin/kubelet\x00--kubeconfig=/x\x00", ""},
+	} {
+		if got := ConfigFlag([]byte(c.cmdline)); got != c.want {
+			t.Errorf("ConfigFlag(%q) = %q, want %q", c.cmdline, got, c.want)
+		}
+	}
+}

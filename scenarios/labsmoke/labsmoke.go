@@ -7,7 +7,9 @@
 //  3. pod-to-pod HTTP works across the two nodes, both ways;
 //  4. CoreDNS answers: a probe resolves the probe Service's FQDN;
 //  5. the ClusterIP Service spreads requests over both backends;
-//  6. the profile's kubelet settings are what each node's /configz reports.
+//  6. the profile's kubelet settings are what each node's /configz reports
+//     (on a cluster nodelab did not create: the eviction settings and
+//     feature gates of the config file each kubelet was started with).
 //
 // There is no pitfall side: this scenario proves the lab itself. Host
 // requirements: none beyond a lab (2 workers for step 2). Typical: ~40s.
@@ -23,10 +25,13 @@ import (
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/nodelab/nodelab/fixtures"
 	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/kubelet"
 	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/profile"
 	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
 )
@@ -47,7 +52,7 @@ var Scenario = scenarios.Scenario{
 				{Side: scenarios.Check, Name: "pod-to-pod traffic crosses nodes", Timeout: Timeouts.Traffic, Run: r.PodToPodAcrossNodes},
 				{Side: scenarios.Check, Name: "CoreDNS answers", Timeout: Timeouts.Traffic, Run: r.CoreDNSAnswers},
 				{Side: scenarios.Check, Name: "a ClusterIP Service spreads requests over both backends", Timeout: Timeouts.Traffic, Run: r.ServiceSpreads},
-				{Side: scenarios.Check, Name: "the profile's kubelet settings are in each node's /configz", Timeout: Timeouts.Traffic, Typical: 8 * time.Second, Run: r.KubeletConfigApplied},
+				{Side: scenarios.Check, Name: "the kubelet settings (the profile's; attached: each kubelet's config file) are in each node's /configz", Timeout: Timeouts.Traffic, Typical: 8 * time.Second, Run: r.KubeletConfigApplied},
 			},
 			Cleanup: scenarios.Step{Name: "cleanup", Timeout: Timeouts.Cleanup, Run: r.Cleanup},
 		}
@@ -150,10 +155,14 @@ func (r *Runbook) ServiceSpreads(ctx context.Context) error {
 	})
 }
 
-// KubeletConfigApplied compares each node's /configz with the profile.
+// KubeletConfigApplied compares each node's /configz with the profile; on
+// a cluster nodelab did not create (no profile), with the eviction
+// settings and feature gates of the config file each node's kubelet was
+// started with (read through node access): a kubelet whose file changed
+// without a restart, or whose flags override the file, shows here.
 func (r *Runbook) KubeletConfigApplied(ctx context.Context) error {
 	if r.Lab.Profile == nil {
-		return scenarios.Skipf("attached lab: no profile to compare the kubelet settings with")
+		return r.kubeletRunsItsConfigFile(ctx)
 	}
 	nodes, err := r.Lab.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -171,6 +180,46 @@ func (r *Runbook) KubeletConfigApplied(ctx context.Context) error {
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return fmt.Errorf("kubelet settings differ from the profile:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// kubeletRunsItsConfigFile compares each node's /configz with its
+// kubelet's config file.
+func (r *Runbook) kubeletRunsItsConfigFile(ctx context.Context) error {
+	if err := r.Lab.NodeAccess(); err != nil {
+		return scenarios.Skipf("attached lab: no profile, and the kubelet config files cannot be read without node access; measured on %s: %v", r.Lab.Name, err)
+	}
+	nodes, err := r.Lab.Nodes()
+	if err != nil {
+		return err
+	}
+	var problems []string
+	for _, n := range nodes {
+		path, b, err := kubelet.ReadConfigFile(ctx, n)
+		if err != nil {
+			return err
+		}
+		var file kubeletConfig
+		if err := yaml.Unmarshal(b, &file); err != nil {
+			return fmt.Errorf("decode %s on %s: %w", path, n, err)
+		}
+		want := profile.Kubelet{EvictionHard: file.EvictionHard, EvictionSoft: file.EvictionSoft,
+			EvictionSoftGracePeriod: file.EvictionSoftGracePeriod, FeatureGates: file.FeatureGates}
+		settings := len(want.EvictionHard) + len(want.EvictionSoft) + len(want.EvictionSoftGracePeriod) + len(want.FeatureGates)
+		if settings == 0 {
+			return scenarios.Skipf("%s on %s sets no eviction threshold or feature gate: nothing to compare /configz with", path, n)
+		}
+		kc, err := readConfigz(ctx, r.Lab, n.String())
+		if err != nil {
+			return err
+		}
+		problems = append(problems, kc.differences(n.String(), want)...)
+		r.env.Logf("%s: /configz has the %d eviction settings and feature gates of %s", n, settings, path)
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return fmt.Errorf("the kubelets do not run the settings of their config files (changed without a restart, or overridden by flags):\n  %s", strings.Join(problems, "\n  "))
 	}
 	return nil
 }
