@@ -17,6 +17,9 @@ import (
 var (
 	// Lifecycle selects specs about creating and deleting labs (nodelab up/down).
 	Lifecycle = ginkgo.Label(string(scenarios.Lifecycle))
+	// Attach selects the attach-mode spec (the CLI on a cluster nodelab
+	// did not create).
+	Attach = ginkgo.Label(string(scenarios.Attach))
 	// AddonChaosMesh selects the Chaos Mesh addon's own smoke specs.
 	AddonChaosMesh = ginkgo.Label(string(scenarios.AddonChaosMesh))
 	// Slow marks specs that take more than a minute.

@@ -65,6 +65,9 @@ type Runbook struct {
 	Lab       *lab.Lab
 	Namespace string
 	probes    []corev1.Pod
+	// noProbes is why DeployProbes skipped (the steps that use the
+	// probes skip with it).
+	noProbes error
 }
 
 // New returns a runbook for an environment.
@@ -83,6 +86,10 @@ func (r *Runbook) NodesReady(ctx context.Context) error {
 // DeployProbes creates the namespace and the probe Deployment and Service,
 // and waits for two Ready probes on two different nodes.
 func (r *Runbook) DeployProbes(ctx context.Context) error {
+	if err := r.twoNodesTakePods(ctx); err != nil {
+		r.noProbes = err
+		return err
+	}
 	ns, err := r.Lab.CreateNamespace(ctx, "nodelab-lab")
 	if err != nil {
 		return err
@@ -103,10 +110,50 @@ func (r *Runbook) DeployProbes(ctx context.Context) error {
 	})
 }
 
+// probesMissing is what a step that needs the probes returns without them.
+func (r *Runbook) probesMissing() error {
+	if r.noProbes != nil {
+		return r.noProbes
+	}
+	return fmt.Errorf("no probes: DeployProbes must pass first")
+}
+
+// twoNodesTakePods skips the scenario on a cluster where fewer than two
+// nodes take the probes (schedulable, without NoSchedule or NoExecute
+// taints): pod-to-pod across nodes cannot be tested there.
+func (r *Runbook) twoNodesTakePods(ctx context.Context) error {
+	nodes, err := r.Lab.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list nodes: %w", err)
+	}
+	var take, other []string
+	for _, n := range nodes.Items {
+		why := ""
+		if n.Spec.Unschedulable {
+			why = "cordoned"
+		}
+		for _, t := range n.Spec.Taints {
+			if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
+				why = "taint " + t.Key + ":" + string(t.Effect)
+			}
+		}
+		if why == "" {
+			take = append(take, n.Name)
+		} else {
+			other = append(other, n.Name+" ("+why+")")
+		}
+	}
+	if len(take) < 2 {
+		return scenarios.Skipf("pod-to-pod across nodes needs two nodes that take pods; measured on %s: %d (%s), not: %s",
+			r.Lab.Name, len(take), strings.Join(take, ", "), strings.Join(other, ", "))
+	}
+	return nil
+}
+
 // PodToPodAcrossNodes asks each probe to fetch the other's hostname by pod IP.
 func (r *Runbook) PodToPodAcrossNodes(ctx context.Context) error {
 	if len(r.probes) != 2 {
-		return fmt.Errorf("no probes: DeployProbes must pass first")
+		return r.probesMissing()
 	}
 	for i, from := range r.probes {
 		to := r.probes[1-i]
@@ -125,7 +172,7 @@ func (r *Runbook) PodToPodAcrossNodes(ctx context.Context) error {
 // CoreDNSAnswers has a probe reach the Service by its cluster DNS name.
 func (r *Runbook) CoreDNSAnswers(ctx context.Context) error {
 	if len(r.probes) != 2 {
-		return fmt.Errorf("no probes: DeployProbes must pass first")
+		return r.probesMissing()
 	}
 	fqdn := "probe." + r.Namespace + ".svc.cluster.local"
 	from := r.probes[0].Name
@@ -139,7 +186,7 @@ func (r *Runbook) CoreDNSAnswers(ctx context.Context) error {
 // ServiceSpreads sends 20 requests to the Service and expects both backends.
 func (r *Runbook) ServiceSpreads(ctx context.Context) error {
 	if len(r.probes) != 2 {
-		return fmt.Errorf("no probes: DeployProbes must pass first")
+		return r.probesMissing()
 	}
 	fqdn := "probe." + r.Namespace + ".svc.cluster.local"
 	return wait.Until(ctx, r.network("requests to "+fqdn+" to reach both backends"), func(g gomega.Gomega) {
