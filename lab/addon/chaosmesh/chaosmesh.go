@@ -278,7 +278,7 @@ func (Addon) Remove(ctx context.Context, l *lab.Lab, src images.Source) error {
 		return err
 	}
 	if err := ap.WaitGone(ctx, crds, RemoveTimeout); err != nil {
-		return fmt.Errorf("Chaos Mesh CRDs: %w (chaos objects whose finalizers were not cleared keep them: `kubectl get crd | grep chaos-mesh`)", err)
+		return fmt.Errorf("remove the chaos-mesh CRDs: %w (chaos objects whose finalizers were not cleared keep them: `kubectl get crd | grep chaos-mesh`)", err)
 	}
 	ns := &unstructured.Unstructured{}
 	ns.SetAPIVersion("v1")
@@ -289,7 +289,7 @@ func (Addon) Remove(ctx context.Context, l *lab.Lab, src images.Source) error {
 		return err
 	}
 	if err := ap.WaitGone(ctx, rest, RemoveTimeout); err != nil {
-		return fmt.Errorf("Chaos Mesh objects: %w", err)
+		return fmt.Errorf("remove the chaos-mesh objects: %w", err)
 	}
 	return nil
 }
