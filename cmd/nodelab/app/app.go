@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/nodelab/nodelab/lab/images/forge"
@@ -74,10 +75,6 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "nodelab: interrupted twice, exiting without cleanup")
 		os.Exit(130)
 	}()
-	// The Chaos Mesh client is controller-runtime's; without a logger it
-	// prints a stack trace after 30 s. Its messages are errors nodelab
-	// returns anyway.
-	ctrllog.SetLogger(logr.Discard())
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := newRoot(g)
 	root.SetArgs(args)
@@ -111,6 +108,13 @@ func newRoot(g *globals) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// client-go (klog) and the Chaos Mesh client (controller-runtime)
+			// log what nodelab returns as errors anyway, such as an exec
+			// stream cut while a node agent's kubelet restarts: shown with
+			// -v only. Without a logger controller-runtime prints a stack
+			// trace after 30 s.
+			klog.SetSlogLogger(g.logger())
+			ctrllog.SetLogger(logr.FromSlogHandler(g.logger().Handler()))
 			switch {
 			case cmd.Flags().Changed("timeout-scale") && !scenarios.ValidScale(g.timeoutScale):
 				return usagef("--timeout-scale=%v: want a number above 0 and at most %d (2 doubles every timeout)", g.timeoutScale, scenarios.MaxScale)
