@@ -26,9 +26,11 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
 	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/addon/multus"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/kubelet"
 	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/scenarios/multusnetwork"
 )
 
 // Attach mode as a user meets it: a kind cluster nodelab did not create
@@ -42,7 +44,9 @@ import (
 // The scenarios run are a bounded subset, to keep CI's time: lab (cluster
 // smoke), cgroup-accounting (node cgroup files, Chaos Mesh installed and
 // removed again) and, in (b), memory-pressure (kubelet config rewrite and
-// restart through an agent, with consent, restored and verified).
+// restart through an agent, with consent, restored and verified) and
+// multus-network (Multus installed with --install-addons, removed again
+// with its files on every node).
 var _ = ginkgo.Describe("attach: a kind cluster nodelab did not create", Attach, Slow, Disruptive, ginkgo.Serial, ginkgo.Ordered, func() {
 	const name = "nodelab-attach"
 	var (
@@ -91,7 +95,7 @@ var _ = ginkgo.Describe("attach: a kind cluster nodelab did not create", Attach,
 			ginkgo.By("preloading the images, as a registry the cluster pulls from would serve them")
 			// The workload images come with the forge node image; the
 			// addons' and scenarios' are built on demand.
-			scenarioImages := imagesForLabels([]string{"scenario:lab", "scenario:cgroup-accounting", "scenario:memory-pressure"})
+			scenarioImages := imagesForLabels([]string{"scenario:lab", "scenario:cgroup-accounting", "scenario:memory-pressure", "scenario:multus-network"})
 			gomega.Expect(theAddons.Builder.BuildImages(ctx, scenarioImages...)).To(gomega.Succeed())
 			imgs := append(images.Workloads(), scenarioImages...)
 			kn, err := provider.ListNodes(name)
@@ -109,9 +113,10 @@ var _ = ginkgo.Describe("attach: a kind cluster nodelab did not create", Attach,
 
 	ginkgo.It("runs through node agents with Docker hidden, changes nodes only with consent, and restores them", func(ctx ginkgo.SpecContext) {
 		out := runAttached(ctx, cli, kubeconfig, []string{"DOCKER_HOST=unix:///nonexistent/nodelab-attach-spec.sock"},
-			"--allow-node-changes", "--images", string(src), "lab", "cgroup-accounting", "memory-pressure")
+			"--allow-node-changes", "--install-addons", "--images", string(src), "lab", "cgroup-accounting", "memory-pressure", "multus-network")
 		gomega.Expect(out.stderr).To(gomega.ContainSubstring("node access: node agent pods in namespace nodelab-node-agent-"))
-		expectScenariosRan(out, "lab", "cgroup-accounting", "memory-pressure")
+		expectScenariosRan(out, "lab", "cgroup-accounting", "memory-pressure", "multus-network")
+		gomega.Expect(out.stderr).To(gomega.ContainSubstring("Removing addon multus, which nodelab installed"))
 		expectLeftAsFound(ctx, client, kubeconfig, provider, name, kubeletBefore)
 	}, ginkgo.NodeTimeout(20*time.Minute))
 
@@ -209,15 +214,19 @@ func expectLeftAsFound(ctx context.Context, client kubernetes.Interface, kubecon
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	var chaosCRDs []string
 	for _, c := range crds.Items {
-		if strings.HasSuffix(c.GetName(), ".chaos-mesh.org") {
+		if strings.HasSuffix(c.GetName(), ".chaos-mesh.org") || strings.HasSuffix(c.GetName(), ".k8s.cni.cncf.io") {
 			chaosCRDs = append(chaosCRDs, c.GetName())
 		}
 	}
-	gomega.Expect(chaosCRDs).To(gomega.BeEmpty(), "Chaos Mesh CRDs left")
+	gomega.Expect(chaosCRDs).To(gomega.BeEmpty(), "Chaos Mesh or NetworkAttachmentDefinition CRDs left")
 
 	gomega.Expect(kubeletConfigs(provider, name)).To(gomega.Equal(kubeletBefore), "kubelet config of every node, byte for byte")
 	for _, n := range clusterNodes(provider, name) {
 		gomega.Expect(n.Command("test", "!", "-e", kubelet.BackupPath).Run()).To(gomega.Succeed(), "no kubelet config backup left on %s (%s)", n, kubelet.BackupPath)
+		for _, p := range multus.NodePaths {
+			gomega.Expect(n.Command("test", "!", "-e", p).Run()).To(gomega.Succeed(), "no Multus file left on %s (%s)", n, p)
+		}
+		gomega.Expect(n.Command("ip", "link", "show", multusnetwork.Bridge).Run()).NotTo(gomega.Succeed(), "bridge %s left on %s", multusnetwork.Bridge, n)
 	}
 	gomega.Eventually(ctx, func(ctx context.Context) ([]string, error) {
 		list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})

@@ -31,15 +31,16 @@ import (
 )
 
 var (
-	flagKubeconfig   = flag.String("nodelab.kubeconfig", os.Getenv("NODELAB_KUBECONFIG"), "attach to this cluster instead of creating a lab (never deleted); default $NODELAB_KUBECONFIG")
-	flagProfile      = flag.String("nodelab.profile", os.Getenv("NODELAB_PROFILE"), "profile file or built-in profile name (multus) for the lab (default: the embedded default profile)")
-	flagRetain       = flag.Bool("nodelab.retain", os.Getenv("NODELAB_RETAIN") == "1", "keep the lab after the suite (and after a failed create)")
-	flagTimeoutScale = flag.Float64("nodelab.timeout-scale", 0, "multiply every timeout (slow hosts); default $NODELAB_TIMEOUT_SCALE or 1")
-	flagAllowChanges = flag.Bool("nodelab.allow-node-changes", os.Getenv("NODELAB_ALLOW_NODE_CHANGES") == "1", "let scenarios that change nodes (kubelet config and restart, memory pressure) run on a cluster nodelab did not create; default $NODELAB_ALLOW_NODE_CHANGES=1")
-	flagNodeAgent    = flag.Bool("nodelab.node-agent", os.Getenv("NODELAB_NODE_AGENT") != "0", "on an attached cluster whose nodes are not kind containers on this host, reach the nodes through privileged node agent pods (deleted after the suite); default on, NODELAB_NODE_AGENT=0 turns it off")
-	flagAgentImage   = flag.String("nodelab.node-agent-image", os.Getenv("NODELAB_NODE_AGENT_IMAGE"), "image of the node agents (needs nsenter; default the e2e image agnhost); default $NODELAB_NODE_AGENT_IMAGE")
-	flagImages       = flag.String("nodelab.images", os.Getenv("NODELAB_IMAGES"), "on an attached cluster reached without Docker: forge when its nodes hold nodelab's forge images (preloaded or mirrored under the same names), upstream (default) when it pulls; default $NODELAB_IMAGES")
-	flagArtifacts    = flag.String("nodelab.artifacts", artifactsDefault(), "where JUnit and reports go; default $ARTIFACTS or _artifacts")
+	flagKubeconfig    = flag.String("nodelab.kubeconfig", os.Getenv("NODELAB_KUBECONFIG"), "attach to this cluster instead of creating a lab (never deleted); default $NODELAB_KUBECONFIG")
+	flagProfile       = flag.String("nodelab.profile", os.Getenv("NODELAB_PROFILE"), "profile file or built-in profile name (multus) for the lab (default: the embedded default profile)")
+	flagRetain        = flag.Bool("nodelab.retain", os.Getenv("NODELAB_RETAIN") == "1", "keep the lab after the suite (and after a failed create)")
+	flagTimeoutScale  = flag.Float64("nodelab.timeout-scale", 0, "multiply every timeout (slow hosts); default $NODELAB_TIMEOUT_SCALE or 1")
+	flagInstallAddons = flag.Bool("nodelab.install-addons", os.Getenv("NODELAB_INSTALL_ADDONS") == "1", "let scenarios install addons that write on the nodes (Multus) on a cluster nodelab did not create, removed again after the suite; default $NODELAB_INSTALL_ADDONS=1")
+	flagAllowChanges  = flag.Bool("nodelab.allow-node-changes", os.Getenv("NODELAB_ALLOW_NODE_CHANGES") == "1", "let scenarios that change nodes (kubelet config and restart, memory pressure) run on a cluster nodelab did not create; default $NODELAB_ALLOW_NODE_CHANGES=1")
+	flagNodeAgent     = flag.Bool("nodelab.node-agent", os.Getenv("NODELAB_NODE_AGENT") != "0", "on an attached cluster whose nodes are not kind containers on this host, reach the nodes through privileged node agent pods (deleted after the suite); default on, NODELAB_NODE_AGENT=0 turns it off")
+	flagAgentImage    = flag.String("nodelab.node-agent-image", os.Getenv("NODELAB_NODE_AGENT_IMAGE"), "image of the node agents (needs nsenter; default the e2e image agnhost); default $NODELAB_NODE_AGENT_IMAGE")
+	flagImages        = flag.String("nodelab.images", os.Getenv("NODELAB_IMAGES"), "on an attached cluster reached without Docker: forge when its nodes hold nodelab's forge images (preloaded or mirrored under the same names), upstream (default) when it pulls; default $NODELAB_IMAGES")
+	flagArtifacts     = flag.String("nodelab.artifacts", artifactsDefault(), "where JUnit and reports go; default $ARTIFACTS or _artifacts")
 )
 
 func artifactsDefault() string {
@@ -77,7 +78,7 @@ var background forge.BackgroundSet
 var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 	f, err := forge.New(forge.Options{Progress: progress.New(ginkgo.GinkgoWriter)})
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
-	theAddons = addon.Options{Builder: f, Progress: progress.New(ginkgo.GinkgoWriter), Known: builtin.All()}
+	theAddons = addon.Options{Builder: f, Progress: progress.New(ginkgo.GinkgoWriter), Known: builtin.All(), InstallAddons: *flagInstallAddons}
 	theEnv.Addons = theAddons
 	if len(plannedImages) > 0 {
 		ginkgo.GinkgoWriter.Printf("The selected specs load these images besides the node image's: %s\n", imageNames(plannedImages))
@@ -98,11 +99,11 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
 		theLab = l
 		theEnv.Lab = l
-		// The node agents go after everything else (cleanups run last-in
-		// first-out), verified gone.
+		// The addons nodelab installed and then the node agents go after
+		// everything else (cleanups run last-in first-out), verified gone.
 		ginkgo.DeferCleanup(func(ctx context.Context) {
 			gomega.Expect(l.Close(ctx)).To(gomega.Succeed())
-		}, ginkgo.NodeTimeout(3*time.Minute))
+		}, ginkgo.NodeTimeout(10*time.Minute))
 		ginkgo.GinkgoWriter.Printf("Attached to %s; node access: %s\n", l.Name, nodeAccessText(l))
 		// A kind cluster on this host that runs the forge node image cannot
 		// pull: its workload images are loaded as on a lab nodelab made.

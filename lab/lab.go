@@ -169,6 +169,18 @@ func (l *Lab) Close(ctx context.Context) error {
 	return errors.Join(append(errs, l.stopNodeAgents(ctx))...)
 }
 
+// UndoRecorded reports whether a change called what is recorded for Close.
+func (l *Lab) UndoRecorded(what string) bool {
+	l.undoMu.Lock()
+	defer l.undoMu.Unlock()
+	for _, u := range l.undo {
+		if u.what == what {
+			return true
+		}
+	}
+	return false
+}
+
 // UndoOnClose records a change nodelab made to a cluster it did not create
 // (what says which, once: a second call with the same what is ignored), to
 // be undone by Close, last recorded first, before the node agents go.

@@ -8,6 +8,7 @@ package addon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -38,10 +39,29 @@ type Remover interface {
 	// InstalledByOthers reports whether the addon is in the cluster and was
 	// not installed by nodelab (then it is used as it is, never changed).
 	InstalledByOthers(ctx context.Context, l *lab.Lab) (bool, error)
-	// Remove deletes everything Install made (for src) and waits until it
-	// is gone, bounded by its own timeouts.
-	Remove(ctx context.Context, l *lab.Lab, src images.Source) error
+	// Removal measures, before Install, what the cluster already has, and
+	// returns what deletes afterwards only what Install (for src) added,
+	// waiting until it is gone, bounded by its own timeouts. It refuses
+	// (an error) when it could not tell its own changes from what was
+	// there.
+	Removal(ctx context.Context, l *lab.Lab, src images.Source) (func(context.Context) error, error)
 }
+
+// NodeWriter is an addon whose install writes files on the nodes (CNI
+// configuration and binaries). On a cluster nodelab did not create it is
+// installed only when the user asked (Options.InstallAddons).
+type NodeWriter interface {
+	// NodeFiles says what it writes on every node.
+	NodeFiles() string
+}
+
+// ErrNotOnAttached is returned by Ensure for an addon nodelab cannot remove
+// again, on a cluster it did not create.
+var ErrNotOnAttached = errors.New("nodelab installs it only on labs it created")
+
+// ErrNeedsConsent is returned by Ensure for an addon nodelab would have to
+// install on the nodes of a cluster it did not create, unasked.
+var ErrNeedsConsent = errors.New("needs --install-addons")
 
 // ImageBuilder builds images locally (the offline forge implements it).
 type ImageBuilder interface {
@@ -58,6 +78,10 @@ type Options struct {
 	Progress *progress.Reporter
 	// Known are the addons Ensure installs by name (lab/addon/builtin.All()).
 	Known []Addon
+	// InstallAddons lets Ensure install addons that write on the nodes
+	// (NodeWriter) on a cluster nodelab did not create (-nodelab.install-addons,
+	// nodelab run --install-addons); they are removed again at Close.
+	InstallAddons bool
 }
 
 // Get returns the known addon called name, or an error listing the known ones.
@@ -101,7 +125,7 @@ func Ensure(ctx context.Context, l *lab.Lab, opts Options, names ...string) erro
 			// Someone else's cluster: leave it as it was found.
 			r, ok := a.(Remover)
 			if !ok {
-				return fmt.Errorf("addon %s: nodelab installs it only on labs it created (it cannot remove it again), and %s was attached: install it yourself", name, l.Name)
+				return fmt.Errorf("addon %s: %w (it cannot remove it again), and %s was attached: install it yourself", name, ErrNotOnAttached, l.Name)
 			}
 			theirs, err := r.InstalledByOthers(ctx, l)
 			if err != nil {
@@ -111,17 +135,24 @@ func Ensure(ctx context.Context, l *lab.Lab, opts Options, names ...string) erro
 				_ = opts.Progress.Start(fmt.Sprintf("Using addon %s as installed in %s (not by nodelab; left unchanged)", name, l.Name)).End(nil)
 				continue
 			}
+			if w, ok := a.(NodeWriter); ok && !opts.InstallAddons {
+				return fmt.Errorf("addon %s is not in %s, and installing it writes %s on every node of a cluster nodelab did not create: %w (make e2e GINKGO_FLAGS=-nodelab.install-addons, nodelab run --install-addons; removed again afterwards)",
+					name, l.Name, w.NodeFiles(), ErrNeedsConsent)
+			}
 		}
 		if err := EnsureImages(ctx, l, opts, a.Images()...); err != nil {
 			return fmt.Errorf("addon %s: %w", name, err)
 		}
-		if l.Attached {
+		if l.Attached && !l.UndoRecorded("addon "+name) {
 			// Recorded before installing, so a half-made install is removed
 			// too (and one an earlier run left behind).
-			r := a.(Remover)
+			remove, err := a.(Remover).Removal(ctx, l, src)
+			if err != nil {
+				return fmt.Errorf("addon %s: %w", name, err)
+			}
 			l.UndoOnClose("addon "+name, func(ctx context.Context) error {
 				step := opts.Progress.Start(fmt.Sprintf("Removing addon %s, which nodelab installed in %s", name, l.Name))
-				return step.End(r.Remove(ctx, l, src))
+				return step.End(remove(ctx))
 			})
 		}
 		step := opts.Progress.Start(fmt.Sprintf("Installing addon %s (%s images)", name, src))

@@ -84,9 +84,34 @@ func (r *removableAddon) InstalledByOthers(context.Context, *lab.Lab) (bool, err
 	return r.theirs, nil
 }
 
-func (r *removableAddon) Remove(context.Context, *lab.Lab, images.Source) error {
-	r.removed++
-	return nil
+func (r *removableAddon) Removal(context.Context, *lab.Lab, images.Source) (func(context.Context) error, error) {
+	return func(context.Context) error {
+		r.removed++
+		return nil
+	}, nil
+}
+
+// nodeWritingAddon writes on the nodes (like Multus).
+type nodeWritingAddon struct{ removableAddon }
+
+func (nodeWritingAddon) NodeFiles() string { return "/etc/cni/net.d/x.conf" }
+
+// An addon that writes on the nodes of a cluster nodelab did not create is
+// installed only with InstallAddons, and removed at Close.
+func TestEnsureNodeWriterNeedsConsent(t *testing.T) {
+	ctx := context.Background()
+	w := &nodeWritingAddon{removableAddon{fakeAddon: fakeAddon{name: "cni"}}}
+	l := &lab.Lab{Name: "t", Attached: true}
+	err := Ensure(ctx, l, Options{Known: []Addon{w}}, "cni")
+	if !errors.Is(err, ErrNeedsConsent) || !strings.Contains(err.Error(), "/etc/cni/net.d/x.conf") || len(w.installed) != 0 {
+		t.Fatalf("Ensure without consent = %v (installs %v), want ErrNeedsConsent naming the files, nothing installed", err, w.installed)
+	}
+	if err := Ensure(ctx, l, Options{Known: []Addon{w}, InstallAddons: true}, "cni"); err != nil || len(w.installed) != 1 {
+		t.Fatalf("Ensure with consent = %v (installs %v)", err, w.installed)
+	}
+	if err := l.Close(ctx); err != nil || w.removed != 1 {
+		t.Fatalf("Close = %v, removed %d; want nil, 1", err, w.removed)
+	}
 }
 
 // On a cluster nodelab did not create: an addon it installs is removed at

@@ -215,19 +215,30 @@ func (o TuneOptions) log(format string, args ...any) {
 // satisfies shows.
 func restartWith(ctx context.Context, opts TuneOptions, config []byte, shows func(*Configz) bool) error {
 	node := opts.Node.String()
+	// The old kubelet's PID: the wait below accepts only a new process
+	// (its /configz may already satisfy shows, e.g. when a restore's
+	// thresholds are a subset of the tuned ones).
+	oldPID, err := nodeexec.Run(ctx, opts.Node, "pidof", "kubelet")
+	if err != nil {
+		return fmt.Errorf("find the kubelet on %s: %w", node, err)
+	}
+	oldPID = strings.TrimSpace(oldPID)
 	if err := nodeexec.WriteFile(ctx, opts.Node, ConfigPath, config, fs.FileMode(0o644)); err != nil {
 		return err
 	}
 	// systemd restarts the kubelet shortly after this command returns: a
 	// node agent's exec is served by the kubelet itself, and a restart
 	// under it would cut the command off. The wait below sees the new
-	// kubelet by its /configz.
+	// kubelet by its PID, then its /configz.
 	if _, err := nodeexec.Run(ctx, opts.Node, "systemd-run", "--collect", "--quiet",
 		fmt.Sprintf("--on-active=%dms", restartDelay.Milliseconds()), "systemctl", "restart", "kubelet"); err != nil {
 		return fmt.Errorf("restart kubelet: %w", err)
 	}
 	what := "the restarted kubelet on " + node + " active, showing the new config in /configz, and the node Ready"
-	err := wait.Until(ctx, wait.Within{What: what, Timeout: opts.Timeout, Poll: restartPoll}, func(g gomega.Gomega) {
+	err = wait.Until(ctx, wait.Within{What: what, Timeout: opts.Timeout, Poll: restartPoll}, func(g gomega.Gomega) {
+		pid, err := nodeexec.Run(ctx, opts.Node, "pidof", "kubelet")
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "last seen: no kubelet process")
+		g.Expect(strings.TrimSpace(pid)).NotTo(gomega.Equal(oldPID), "last seen: the kubelet is still the old process %s", oldPID)
 		active, err := nodeexec.Run(ctx, opts.Node, "systemctl", "is-active", "kubelet")
 		g.Expect(err).NotTo(gomega.HaveOccurred(), "last seen: kubelet service: %s", strings.TrimSpace(active))
 		cz, err := ReadConfigz(ctx, opts.Client, node)

@@ -23,6 +23,7 @@ package multusnetwork
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -94,11 +95,6 @@ func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 
 // Deploy installs Multus and starts the attached pods on one worker.
 func (r *Runbook) Deploy(ctx context.Context) error {
-	if r.Lab.Attached {
-		// Multus installs CNI plugins and a bridge on the nodes: never
-		// on a cluster nodelab did not create.
-		return scenarios.Skipf("installs Multus and its CNI plugins on the nodes: only on a lab nodelab created; this run is attached to %s", r.Lab.Kubeconfig)
-	}
 	workers, err := r.Lab.Workers()
 	if err != nil {
 		return err
@@ -107,8 +103,10 @@ func (r *Runbook) Deploy(ctx context.Context) error {
 		return scenarios.Skipf("needs a worker node; lab %s has only a control plane", r.Lab.Name)
 	}
 	r.node, r.Node = workers[0], workers[0].String()
+	// On a cluster nodelab did not create: its own Multus is used; nodelab
+	// installs one (and removes it afterwards) only when asked.
 	if err := addon.Ensure(ctx, r.Lab, r.Addons, multus.Name); err != nil {
-		return err
+		return skipUnlessAllowed(err)
 	}
 	if r.Namespace, err = r.Lab.CreateNamespace(ctx, "nodelab-multus-network"); err != nil {
 		return err
@@ -244,6 +242,15 @@ func (r *Runbook) PitfallPolicyMissesNet1(ctx context.Context) error {
 	return nil
 }
 
+// skipUnlessAllowed turns addon.Ensure's refusals on a cluster nodelab did
+// not create into skips that say why; other errors stay failures.
+func skipUnlessAllowed(err error) error {
+	if errors.Is(err, addon.ErrNeedsConsent) || errors.Is(err, addon.ErrNotOnAttached) {
+		return scenarios.Skipf("%v", err)
+	}
+	return err
+}
+
 // FixMultiNetworkPolicy applies the MultiNetworkPolicy and checks traffic
 // in both directions and the chains in server's network namespace.
 func (r *Runbook) FixMultiNetworkPolicy(ctx context.Context) error {
@@ -254,7 +261,7 @@ func (r *Runbook) FixMultiNetworkPolicy(ctx context.Context) error {
 		return scenarios.Skipf("%s", images.MultiNetworkPolicyUnavailable)
 	}
 	if err := addon.Ensure(ctx, r.Lab, r.Addons, multinetworkpolicy.Name); err != nil {
-		return err
+		return skipUnlessAllowed(err)
 	}
 	clientIP := r.net1["client"].String()
 	if err := r.apply(ctx, "multus-network/multi-policy.yaml", func(s string) string { return strings.ReplaceAll(s, "CLIENT_NET1_IP", clientIP) }); err != nil {
@@ -287,7 +294,22 @@ func (r *Runbook) Cleanup(ctx context.Context) error {
 	if r.Namespace == "" {
 		return nil
 	}
-	return r.Lab.DeleteNamespace(ctx, r.Namespace, r.t().Cleanup)
+	if err := r.Lab.DeleteNamespace(ctx, r.Namespace, r.t().Cleanup); err != nil {
+		return err
+	}
+	// The bridge plugin makes the bridge and never deletes it (CNI DEL
+	// leaves it for other pods): nodelab's, named for it, so it goes
+	// once the pods are gone.
+	if r.node == nil {
+		return nil
+	}
+	if _, err := nodeexec.Run(ctx, r.node, "ip", "link", "show", Bridge); err != nil {
+		return nil // not there
+	}
+	if _, err := nodeexec.Run(ctx, r.node, "ip", "link", "delete", Bridge); err != nil {
+		return fmt.Errorf("delete bridge %s on %s: %w", Bridge, r.node, err)
+	}
+	return nil
 }
 
 func (r *Runbook) requireDeployed() error {

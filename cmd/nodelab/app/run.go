@@ -29,7 +29,7 @@ func newRun(g *globals) *cobra.Command {
 	var kubeconfig string
 	var retain bool
 	var artifacts string
-	var allowNodeChanges bool
+	var allowNodeChanges, installAddons bool
 	var nodeAgent bool
 	var nodeAgentImage, attachedImages string
 	cmd := &cobra.Command{
@@ -70,7 +70,8 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 				// The node agents are deleted however the run ends, and
 				// their deletion is verified.
 				defer func() {
-					cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+					// Addons it installed, then the agents: each wait bounded.
+					cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 					defer cancel()
 					err = errors.Join(err, l.Close(cctx))
 				}()
@@ -82,7 +83,7 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 			if err != nil {
 				return err
 			}
-			env := scenarios.Env{Addons: addon.Options{Builder: f, Progress: g.progress(), Known: builtin.All()}, Scale: g.timeoutScale, AllowNodeChanges: allowNodeChanges}
+			env := scenarios.Env{Addons: addon.Options{Builder: f, Progress: g.progress(), Known: builtin.All(), InstallAddons: installAddons}, Scale: g.timeoutScale, AllowNodeChanges: allowNodeChanges}
 			if kubeconfig == "" {
 				l, err = lab.Up(ctx, lab.UpOptions{Profile: p, Retain: retain, StateDir: g.stateDir,
 					Forge: forge.NodeImageSource{Forge: f}, ReadyTimeout: g.t().NodeReady,
@@ -121,6 +122,7 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "run against this existing cluster (never deleted)")
 	cmd.Flags().BoolVar(&retain, "retain", false, "keep a lab this run created")
 	cmd.Flags().BoolVar(&allowNodeChanges, "allow-node-changes", false, "with --kubeconfig: let scenarios that change nodes (kubelet config and restart, memory pressure) run on a cluster nodelab did not create")
+	cmd.Flags().BoolVar(&installAddons, "install-addons", false, "with --kubeconfig: let scenarios install addons that write on the nodes (Multus) when the cluster lacks them; removed again when the run ends")
 	cmd.Flags().BoolVar(&nodeAgent, "node-agent", true, "with --kubeconfig: when the nodes are not kind containers on this host, reach them through privileged node agent pods (deleted afterwards)")
 	cmd.Flags().StringVar(&nodeAgentImage, "node-agent-image", "", "with --kubeconfig: image of the node agents (needs nsenter; default the e2e image agnhost)")
 	cmd.Flags().StringVar(&attachedImages, "images", "", "with --kubeconfig, reached without Docker: forge when the cluster's nodes hold nodelab's forge images (preloaded or mirrored under the same names), upstream (default) when it pulls")

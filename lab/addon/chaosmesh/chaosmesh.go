@@ -246,11 +246,18 @@ func (Addon) InstalledByOthers(ctx context.Context, l *lab.Lab) (bool, error) {
 	return ns.Labels[manifest.ManagedByLabel] != manifest.ManagedByValue, nil
 }
 
-// Remove implements addon.Remover: it deletes what Install applied, the
-// CRDs first while the controller still runs (so it can clear the
-// finalizers of any chaos left, recovering what it injected), then the
-// rest and the namespace, and waits until every object is gone.
-func (Addon) Remove(ctx context.Context, l *lab.Lab, src images.Source) error {
+// Removal implements addon.Remover. Chaos Mesh is either the cluster's
+// own (InstalledByOthers: never installed over, never removed) or
+// nodelab's, so everything it renders is removed: remove.
+func (Addon) Removal(_ context.Context, l *lab.Lab, src images.Source) (func(context.Context) error, error) {
+	return func(ctx context.Context) error { return remove(ctx, l, src) }, nil
+}
+
+// remove deletes what Install applied, the CRDs first while the
+// controller still runs (so it can clear the finalizers of any chaos left,
+// recovering what it injected), then the rest and the namespace, and waits
+// until every object is gone.
+func remove(ctx context.Context, l *lab.Lab, src images.Source) error {
 	objs, err := Render(ctx, src)
 	if err != nil {
 		return err

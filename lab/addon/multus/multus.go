@@ -31,8 +31,10 @@ import (
 
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/nodelab/nodelab/lab"
@@ -153,8 +155,10 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 		if err := ensurePlugins(ctx, l); err != nil {
 			return err
 		}
+	} else if err := pluginsPresent(ctx, l); err != nil {
+		return err
 	}
-	if src == images.SourceForge {
+	if src == images.SourceForge && l.DockerAccess() == nil {
 		// A rebuilt forge image keeps its tag: name its ID in the pod
 		// template so the pods roll when the image changed.
 		id, err := imageID(ctx, images.MultusForgeImage)
@@ -211,10 +215,11 @@ func imageID(ctx context.Context, ref string) (string, error) {
 }
 
 // waitReady waits for the DaemonSet to be ready and updated everywhere and,
-// on a lab with node containers, for 00-multus.conf on every node.
+// where nodelab reaches the nodes, for 00-multus.conf on every node.
 func waitReady(ctx context.Context, l *lab.Lab) error {
 	what := "Multus ready and updated on every node"
-	if !l.Attached {
+	onNodes := l.NodeAccess() == nil
+	if onNodes {
 		what += ", " + ConfFile + " written on every node"
 	}
 	err := wait.Until(ctx, wait.Within{What: what, Timeout: ReadyTimeout, Poll: readyPoll}, func(g gomega.Gomega) {
@@ -224,7 +229,7 @@ func waitReady(ctx context.Context, l *lab.Lab) error {
 		last := fmt.Sprintf("daemons ready=%d/%d updated=%d", st.NumberReady, st.DesiredNumberScheduled, st.UpdatedNumberScheduled)
 		g.Expect(st.DesiredNumberScheduled > 0 && st.NumberReady == st.DesiredNumberScheduled && st.UpdatedNumberScheduled == st.DesiredNumberScheduled && ds.Status.ObservedGeneration >= ds.Generation).
 			To(gomega.BeTrue(), "last seen: %s, observed generation %d/%d", last, ds.Status.ObservedGeneration, ds.Generation)
-		if l.Attached {
+		if !onNodes {
 			return
 		}
 		missing, err := nodesWithout(ctx, l, ConfFile)
@@ -233,6 +238,153 @@ func waitReady(ctx context.Context, l *lab.Lab) error {
 	})
 	if err != nil {
 		return fmt.Errorf("wait for Multus to be ready: %w (see `kubectl -n %s logs ds/%s`)", err, Namespace, DaemonSet)
+	}
+	return nil
+}
+
+// NodePaths are what Multus (thin mode) writes on every node: its CNI
+// config, the kubeconfig folder thin_entrypoint makes, and the binaries
+// install_multus copies.
+var NodePaths = []string{ConfFile, "/etc/cni/net.d/multus.d", CNIBinDir + "/multus", CNIBinDir + "/passthru"}
+
+// NodeFiles implements addon.NodeWriter.
+func (Addon) NodeFiles() string { return strings.Join(NodePaths, ", ") }
+
+// nadCRD is the NetworkAttachmentDefinition CRD's name.
+const nadCRD = "network-attachment-definitions.k8s.cni.cncf.io"
+
+// InstalledByOthers implements addon.Remover: the Multus DaemonSet runs
+// and nodelab did not create it (no managed-by label).
+func (Addon) InstalledByOthers(ctx context.Context, l *lab.Lab) (bool, error) {
+	ds, err := l.Client.AppsV1().DaemonSets(Namespace).Get(ctx, DaemonSet, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look for DaemonSet %s/%s: %w", Namespace, DaemonSet, err)
+	}
+	return ds.Labels[manifest.ManagedByLabel] != manifest.ManagedByValue, nil
+}
+
+// Removal implements addon.Remover. It needs node access and refuses a
+// cluster whose nodes already hold any of NodePaths (left by an earlier
+// Multus: nodelab would not know what to remove); the NAD CRD is removed
+// only when it was not there before.
+func (Addon) Removal(ctx context.Context, l *lab.Lab, src images.Source) (func(context.Context) error, error) {
+	if err := l.NodeAccess(); err != nil {
+		return nil, fmt.Errorf("multus writes on the nodes, and nodelab could not remove it again without node access: %w", err)
+	}
+	_, err := l.Client.AppsV1().DaemonSets(Namespace).Get(ctx, DaemonSet, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("look for DaemonSet %s/%s: %w", Namespace, DaemonSet, err)
+	}
+	if apierrors.IsNotFound(err) {
+		// Not there: the nodes must hold none of its files.
+		present, err := nodesWith(ctx, l, NodePaths...)
+		if err != nil {
+			return nil, err
+		}
+		if len(present) > 0 {
+			return nil, fmt.Errorf("no Multus DaemonSet runs, yet nodes hold %s (left by an earlier Multus?): nodelab will not install over files it could not tell from its own", strings.Join(present, ", "))
+		}
+	}
+	dyn, err := dynamic.NewForConfig(l.Config)
+	if err != nil {
+		return nil, err
+	}
+	_, crdErr := dyn.Resource(crdResource).Get(ctx, nadCRD, metav1.GetOptions{})
+	if crdErr != nil && !apierrors.IsNotFound(crdErr) {
+		return nil, fmt.Errorf("look for CRD %s: %w", nadCRD, crdErr)
+	}
+	keepCRD := crdErr == nil
+	return func(ctx context.Context) error { return remove(ctx, l, src, keepCRD) }, nil
+}
+
+var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// remove deletes the DaemonSet, waits until its pods are gone (so none
+// writes its config again), deletes NodePaths on every node, then the
+// rest of what Install applied (the CRD unless keepCRD), and waits until
+// it is gone.
+func remove(ctx context.Context, l *lab.Lab, src images.Source, keepCRD bool) error {
+	objs, err := Render(ctx, src)
+	if err != nil {
+		return err
+	}
+	ap, err := manifest.NewApplier(l.Config)
+	if err != nil {
+		return err
+	}
+	var ds, rest []*unstructured.Unstructured
+	for _, o := range objs {
+		switch {
+		case o.GetKind() == "DaemonSet":
+			ds = append(ds, o)
+		case o.GetKind() == "CustomResourceDefinition" && keepCRD:
+		default:
+			rest = append(rest, o)
+		}
+	}
+	if err := ap.Delete(ctx, ds); err != nil {
+		return err
+	}
+	err = wait.Until(ctx, wait.Within{What: "the Multus pods gone", Timeout: RemoveTimeout, Poll: readyPoll}, func(g gomega.Gomega) {
+		pods, err := l.Client.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{LabelSelector: "name=multus"})
+		g.Expect(err).NotTo(gomega.HaveOccurred())
+		g.Expect(pods.Items).To(gomega.BeEmpty(), "Multus pods")
+	})
+	if err != nil {
+		return err
+	}
+	nodes, err := l.Nodes()
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if _, err := nodeexec.Run(ctx, n, "rm", append([]string{"-rf"}, NodePaths...)...); err != nil {
+			return fmt.Errorf("remove Multus files on %s: %w", n, err)
+		}
+	}
+	if left, err := nodesWith(ctx, l, NodePaths...); err != nil || len(left) > 0 {
+		return fmt.Errorf("multus files left on nodes: %v %w", left, err)
+	}
+	if err := ap.Delete(ctx, rest); err != nil {
+		return err
+	}
+	return ap.WaitGone(ctx, append(ds, rest...), RemoveTimeout)
+}
+
+// nodesWith lists node:path for each path that exists on a node.
+func nodesWith(ctx context.Context, l *lab.Lab, paths ...string) ([]string, error) {
+	kn, err := l.Nodes()
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	for _, n := range kn {
+		for _, p := range paths {
+			if _, err := nodeexec.Run(ctx, n, "test", "-e", p); err == nil {
+				found = append(found, n.String()+":"+p)
+			}
+		}
+	}
+	return found, nil
+}
+
+// pluginsPresent checks, on a cluster nodelab did not create (where it
+// never copies CNI plugins), that every node has the reference plugins the
+// scenarios' NADs use.
+func pluginsPresent(ctx context.Context, l *lab.Lab) error {
+	var paths []string
+	for _, p := range Plugins {
+		paths = append(paths, filepath.Join(CNIBinDir, p[0]))
+	}
+	missing, err := nodesWithout(ctx, l, paths...)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("nodes lack the reference CNI plugins the NADs use (%s); nodelab copies plugins only onto labs it created: install containernetworking/plugins %s on the nodes", strings.Join(missing, ", "), images.CNIPluginsVersion)
 	}
 	return nil
 }
