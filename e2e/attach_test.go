@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,14 +15,12 @@ import (
 	"github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
-	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
 	"github.com/nodelab/nodelab/lab"
 	"github.com/nodelab/nodelab/lab/addon/multus"
@@ -103,7 +100,7 @@ var _ = ginkgo.Describe("attach: a kind cluster nodelab did not create", Attach,
 			start = time.Now()
 			for _, ref := range uniqueRefs(imgs, src) {
 				for _, n := range kn {
-					gomega.Expect(loadImage(ctx, n, ref)).To(gomega.Succeed(), "load %s into %s", ref, n)
+					gomega.Expect(lab.LoadImageInto(ctx, n, ref)).To(gomega.Succeed(), "load %s into %s", ref, n)
 				}
 			}
 			ginkgo.AddReportEntry("images preloaded", fmt.Sprintf("%d images into %d nodes in %s", len(uniqueRefs(imgs, src)), len(kn), time.Since(start).Round(time.Second)))
@@ -185,8 +182,6 @@ func expectScenariosRan(out cliOutput, ids ...string) {
 	ginkgo.AddReportEntry("steps", fmt.Sprintf("passed %v; skipped %d: %s", passed, len(skipped), strings.Join(skipped, "; ")))
 }
 
-var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-
 // expectLeftAsFound checks, by reading the cluster, that nothing of
 // nodelab's is left in it: no namespace it made (node agents, scenarios,
 // Chaos Mesh), no node agent pod, no Chaos Mesh CRD, the kubelet config of
@@ -210,7 +205,7 @@ func expectLeftAsFound(ctx context.Context, client kubernetes.Interface, kubecon
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	dyn, err := dynamic.NewForConfig(rc)
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
-	crds, err := dyn.Resource(crdResource).List(ctx, metav1.ListOptions{})
+	crds, err := dyn.Resource(manifest.CRDResource).List(ctx, metav1.ListOptions{})
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	var chaosCRDs []string
 	for _, c := range crds.Items {
@@ -274,25 +269,4 @@ func uniqueRefs(imgs []images.Image, src images.Source) []string {
 		}
 	}
 	return refs
-}
-
-// loadImage streams `docker save ref` into a node's containerd, as
-// `kind load docker-image` does.
-func loadImage(ctx context.Context, n nodes.Node, ref string) error {
-	save := exec.CommandContext(ctx, "docker", "save", ref)
-	r, err := save.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	var stderr bytes.Buffer
-	save.Stderr = &stderr
-	if err := save.Start(); err != nil {
-		return err
-	}
-	loadErr := nodeutils.LoadImageArchive(n, r)
-	_, _ = io.Copy(io.Discard, r)
-	if err := save.Wait(); err != nil {
-		return fmt.Errorf("docker save %s: %w: %s", ref, err, stderr.String())
-	}
-	return loadErr
 }

@@ -34,7 +34,7 @@ func (l *Lab) LoadImages(ctx context.Context, refs ...string) error {
 			}
 		}
 		for _, n := range missing {
-			if err := loadInto(ctx, n, ref); err != nil {
+			if err := LoadImageInto(ctx, n, ref); err != nil {
 				return fmt.Errorf("load image %s into node %s: %w", ref, n.String(), err)
 			}
 		}
@@ -42,7 +42,9 @@ func (l *Lab) LoadImages(ctx context.Context, refs ...string) error {
 	return nil
 }
 
-func loadInto(ctx context.Context, n nodes.Node, ref string) error {
+// LoadImageInto streams `docker save ref` into one kind node's containerd,
+// as `kind load docker-image` does.
+func LoadImageInto(ctx context.Context, n nodes.Node, ref string) error {
 	save := exec.CommandContext(ctx, "docker", "save", ref)
 	out, err := save.StdoutPipe()
 	if err != nil {

@@ -176,6 +176,15 @@ func (a *Applier) Delete(ctx context.Context, objs []*unstructured.Unstructured)
 	return nil
 }
 
+// DeleteAndWait deletes objs (Delete) and waits until they are gone
+// (WaitGone), within timeout.
+func (a *Applier) DeleteAndWait(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration) error {
+	if err := a.Delete(ctx, objs); err != nil {
+		return err
+	}
+	return a.WaitGone(ctx, objs, timeout)
+}
+
 // WaitGone waits, within timeout, until none of objs exists any more (a
 // kind the cluster no longer serves counts as gone).
 func (a *Applier) WaitGone(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration) error {
@@ -246,12 +255,13 @@ func DecodePods(fsys fs.FS, path string) ([]corev1.Pod, error) {
 	return pods, nil
 }
 
-var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+// CRDResource is the API resource of CustomResourceDefinitions.
+var CRDResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // WaitEstablished waits until the named CRD is Established, within timeout.
 func WaitEstablished(ctx context.Context, dyn dynamic.Interface, name string, timeout time.Duration) error {
 	err := wait.Until(ctx, wait.Within{What: "CRD " + name + " Established", Timeout: timeout, Poll: establishedPoll}, func(g gomega.Gomega) {
-		u, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
+		u, err := dyn.Resource(CRDResource).Get(ctx, name, metav1.GetOptions{})
 		g.Expect(err).NotTo(gomega.HaveOccurred(), "get CRD %s", name)
 		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 		established := false

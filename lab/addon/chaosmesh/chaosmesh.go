@@ -281,10 +281,7 @@ func remove(ctx context.Context, l *lab.Lab, src images.Source) error {
 		}
 		rest = append(rest, o)
 	}
-	if err := ap.Delete(ctx, crds); err != nil {
-		return err
-	}
-	if err := ap.WaitGone(ctx, crds, RemoveTimeout); err != nil {
+	if err := ap.DeleteAndWait(ctx, crds, RemoveTimeout); err != nil {
 		return fmt.Errorf("remove the chaos-mesh CRDs: %w (chaos objects whose finalizers were not cleared keep them: `kubectl get crd | grep chaos-mesh`)", err)
 	}
 	ns := &unstructured.Unstructured{}
@@ -292,11 +289,8 @@ func remove(ctx context.Context, l *lab.Lab, src images.Source) error {
 	ns.SetKind("Namespace")
 	ns.SetName(Namespace)
 	rest = append(rest, ns)
-	if err := ap.Delete(ctx, rest); err != nil {
-		return err
-	}
-	if err := ap.WaitGone(ctx, rest, RemoveTimeout); err != nil {
-		return fmt.Errorf("remove the chaos-mesh objects: %w", err)
+	if err := ap.DeleteAndWait(ctx, rest, RemoveTimeout); err != nil {
+		return fmt.Errorf("remove the chaos-mesh objects: %w (see `kubectl -n %s get all` for what is left)", err, Namespace)
 	}
 	return nil
 }

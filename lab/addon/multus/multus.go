@@ -34,7 +34,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/nodelab/nodelab/lab"
@@ -280,7 +279,7 @@ func (Addon) Removal(ctx context.Context, l *lab.Lab, src images.Source) (func(c
 	}
 	if apierrors.IsNotFound(err) {
 		// Not there: the nodes must hold none of its files.
-		present, err := nodesWith(ctx, l, NodePaths...)
+		present, _, err := pathsOnNodes(ctx, l, NodePaths...)
 		if err != nil {
 			return nil, err
 		}
@@ -292,15 +291,13 @@ func (Addon) Removal(ctx context.Context, l *lab.Lab, src images.Source) (func(c
 	if err != nil {
 		return nil, err
 	}
-	_, crdErr := dyn.Resource(crdResource).Get(ctx, nadCRD, metav1.GetOptions{})
+	_, crdErr := dyn.Resource(manifest.CRDResource).Get(ctx, nadCRD, metav1.GetOptions{})
 	if crdErr != nil && !apierrors.IsNotFound(crdErr) {
 		return nil, fmt.Errorf("look for CRD %s: %w", nadCRD, crdErr)
 	}
 	keepCRD := crdErr == nil
 	return func(ctx context.Context) error { return remove(ctx, l, src, keepCRD) }, nil
 }
-
-var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // remove deletes the DaemonSet, waits until its pods are gone (so none
 // writes its config again), deletes NodePaths on every node, then the
@@ -345,30 +342,14 @@ func remove(ctx context.Context, l *lab.Lab, src images.Source, keepCRD bool) er
 			return fmt.Errorf("remove Multus files on %s: %w", n, err)
 		}
 	}
-	if left, err := nodesWith(ctx, l, NodePaths...); err != nil || len(left) > 0 {
-		return fmt.Errorf("multus files left on nodes: %v %w", left, err)
-	}
-	if err := ap.Delete(ctx, rest); err != nil {
+	left, _, err := pathsOnNodes(ctx, l, NodePaths...)
+	if err != nil {
 		return err
 	}
-	return ap.WaitGone(ctx, append(ds, rest...), RemoveTimeout)
-}
-
-// nodesWith lists node:path for each path that exists on a node.
-func nodesWith(ctx context.Context, l *lab.Lab, paths ...string) ([]string, error) {
-	kn, err := l.Nodes()
-	if err != nil {
-		return nil, err
+	if len(left) > 0 {
+		return fmt.Errorf("multus files still on nodes after rm -rf: %s (remove them by hand: pods on those nodes cannot start while 00-multus.conf stays)", strings.Join(left, ", "))
 	}
-	var found []string
-	for _, n := range kn {
-		for _, p := range paths {
-			if _, err := nodeexec.Run(ctx, n, "test", "-e", p); err == nil {
-				found = append(found, n.String()+":"+p)
-			}
-		}
-	}
-	return found, nil
+	return ap.DeleteAndWait(ctx, append(ds, rest...), RemoveTimeout)
 }
 
 // pluginsPresent checks, on a cluster nodelab did not create (where it
@@ -389,21 +370,29 @@ func pluginsPresent(ctx context.Context, l *lab.Lab) error {
 	return nil
 }
 
-// nodesWithout lists the lab's nodes on which path does not exist.
-func nodesWithout(ctx context.Context, l *lab.Lab, paths ...string) ([]string, error) {
+// pathsOnNodes reads, on every node of the lab, which of paths exist:
+// node:path pairs present and missing.
+func pathsOnNodes(ctx context.Context, l *lab.Lab, paths ...string) (present, missing []string, err error) {
 	kn, err := l.Nodes()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var missing []string
 	for _, n := range kn {
 		for _, p := range paths {
-			if _, err := nodeexec.Run(ctx, n, "test", "-e", p); err != nil {
+			if _, err := nodeexec.Run(ctx, n, "test", "-e", p); err == nil {
+				present = append(present, n.String()+":"+p)
+			} else {
 				missing = append(missing, n.String()+":"+p)
 			}
 		}
 	}
-	return missing, nil
+	return present, missing, nil
+}
+
+// nodesWithout lists node:path for each path missing on a node.
+func nodesWithout(ctx context.Context, l *lab.Lab, paths ...string) ([]string, error) {
+	_, missing, err := pathsOnNodes(ctx, l, paths...)
+	return missing, err
 }
 
 // ensurePlugins puts the reference plugins on every node that lacks one,
