@@ -3,11 +3,16 @@ package kubelet
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/nodelab/nodelab/lab/nodeexec"
 )
+
+// ErrNoConfigFile: the kubelet runs without --config (its settings are
+// flags), so there is no file to read.
+var ErrNoConfigFile = errors.New("runs without --config (its settings are flags): no config file")
 
 // ConfigFlag returns the --config path of a kubelet command line as
 // /proc/<pid>/cmdline holds it (arguments separated by NUL bytes), or ""
@@ -43,7 +48,7 @@ func ReadConfigFile(ctx context.Context, node nodeexec.Node) (string, []byte, er
 	}
 	path := ConfigFlag(cmdline)
 	if path == "" {
-		return "", nil, fmt.Errorf("the kubelet on %s runs without --config (its settings are flags): no file to compare", node)
+		return "", nil, fmt.Errorf("the kubelet on %s: %w", node, ErrNoConfigFile)
 	}
 	b, err := nodeexec.ReadFile(ctx, node, path)
 	if err != nil {

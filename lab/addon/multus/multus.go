@@ -284,7 +284,7 @@ func (Addon) Removal(ctx context.Context, l *lab.Lab, src images.Source) (func(c
 			return nil, err
 		}
 		if len(present) > 0 {
-			return nil, fmt.Errorf("no Multus DaemonSet runs, yet nodes hold %s (left by an earlier Multus?): nodelab will not install over files it could not tell from its own", strings.Join(present, ", "))
+			return nil, fmt.Errorf("no Multus DaemonSet runs, yet nodes hold %s (left by an earlier Multus?): nodelab will not install over files it could not tell from its own: remove them, or run Multus yourself (nodelab then uses it)", strings.Join(present, ", "))
 		}
 	}
 	dyn, err := dynamic.NewForConfig(l.Config)
