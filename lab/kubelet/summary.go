@@ -24,6 +24,30 @@ type Summary struct {
 type NodeStats struct {
 	NodeName string       `json:"nodeName"`
 	Memory   *MemoryStats `json:"memory,omitempty"`
+	// Fs is the node filesystem (nodefs: the kubelet's root dir).
+	Fs *FsStats `json:"fs,omitempty"`
+	// Runtime holds the runtime's filesystems (imagefs).
+	Runtime *RuntimeStats `json:"runtime,omitempty"`
+}
+
+// RuntimeStats holds the container runtime's filesystem stats.
+type RuntimeStats struct {
+	// ImageFs is where the runtime keeps images (and, unless a separate
+	// container filesystem is set, the containers' writable layers).
+	ImageFs *FsStats `json:"imageFs,omitempty"`
+}
+
+// FsStats mirrors the kubelet's FsStats; nil fields were absent. Used and
+// inodesUsed come from the runtime (CRI ImageFsInfo) for imageFs; the
+// others from a statfs of the filesystem that holds its mountpoint.
+type FsStats struct {
+	Time           metav1.Time `json:"time"`
+	AvailableBytes *uint64     `json:"availableBytes,omitempty"`
+	CapacityBytes  *uint64     `json:"capacityBytes,omitempty"`
+	UsedBytes      *uint64     `json:"usedBytes,omitempty"`
+	InodesFree     *uint64     `json:"inodesFree,omitempty"`
+	Inodes         *uint64     `json:"inodes,omitempty"`
+	InodesUsed     *uint64     `json:"inodesUsed,omitempty"`
 }
 
 // PodReference names a pod.

@@ -9,7 +9,9 @@ import (
 
 	"github.com/nodelab/nodelab/scenarios"
 	"github.com/nodelab/nodelab/scenarios/cgroupaccounting"
+	"github.com/nodelab/nodelab/scenarios/imagefsstats"
 	"github.com/nodelab/nodelab/scenarios/ingressrollout"
+	"github.com/nodelab/nodelab/scenarios/ipleak"
 	"github.com/nodelab/nodelab/scenarios/labsmoke"
 	"github.com/nodelab/nodelab/scenarios/memorypressure"
 	"github.com/nodelab/nodelab/scenarios/multusnetwork"
@@ -25,6 +27,8 @@ func All() []scenarios.Scenario {
 		redisportforward.Scenario,
 		ingressrollout.Scenario,
 		multusnetwork.Scenario,
+		imagefsstats.Scenario,
+		ipleak.Scenario,
 	}
 }
 
