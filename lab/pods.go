@@ -13,27 +13,12 @@ import (
 	"github.com/nodelab/nodelab/lab/wait"
 )
 
-// CreatePodsOn creates pods in namespace, pinned to node by its hostname
-// label (so the scheduler still honours taints), marked as nodelab's, with
-// every container's image set to image. It waits until each runs and
-// returns them as they are then.
+// CreatePodsOn creates pods in namespace pinned to node (CreatePinnedPods)
+// and waits until each runs; it returns them as they are then.
 func (l *Lab) CreatePodsOn(ctx context.Context, namespace, node, image string, pods []corev1.Pod, timeout time.Duration) ([]corev1.Pod, error) {
-	var names []string
-	for _, p := range pods {
-		p.Namespace = namespace
-		if p.Labels == nil {
-			p.Labels = map[string]string{}
-		}
-		p.Labels[manifest.ManagedByLabel] = manifest.ManagedByValue
-		p.Spec.NodeSelector = map[string]string{corev1.LabelHostname: node}
-		for i := range p.Spec.Containers {
-			p.Spec.Containers[i].Image = image
-			p.Spec.Containers[i].ImagePullPolicy = corev1.PullIfNotPresent
-		}
-		if _, err := l.Client.CoreV1().Pods(namespace).Create(ctx, &p, metav1.CreateOptions{FieldManager: "nodelab"}); err != nil {
-			return nil, fmt.Errorf("create pod %s/%s: %w", namespace, p.Name, err)
-		}
-		names = append(names, p.Name)
+	names, err := l.CreatePinnedPods(ctx, namespace, node, image, pods)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]corev1.Pod, 0, len(names))
 	for _, name := range names {
@@ -44,6 +29,33 @@ func (l *Lab) CreatePodsOn(ctx context.Context, namespace, node, image string, p
 		out = append(out, *p)
 	}
 	return out, nil
+}
+
+// CreatePinnedPods creates pods in namespace, pinned to node by its
+// hostname label (so the scheduler still honours taints), marked as
+// nodelab's, with every container's image set to image (when not empty),
+// and returns their names without waiting for them.
+func (l *Lab) CreatePinnedPods(ctx context.Context, namespace, node, image string, pods []corev1.Pod) ([]string, error) {
+	var names []string
+	for _, p := range pods {
+		p.Namespace = namespace
+		if p.Labels == nil {
+			p.Labels = map[string]string{}
+		}
+		p.Labels[manifest.ManagedByLabel] = manifest.ManagedByValue
+		p.Spec.NodeSelector = map[string]string{corev1.LabelHostname: node}
+		for i := range p.Spec.Containers {
+			if image != "" {
+				p.Spec.Containers[i].Image = image
+			}
+			p.Spec.Containers[i].ImagePullPolicy = corev1.PullIfNotPresent
+		}
+		if _, err := l.Client.CoreV1().Pods(namespace).Create(ctx, &p, metav1.CreateOptions{FieldManager: "nodelab"}); err != nil {
+			return names, fmt.Errorf("create pod %s/%s: %w", namespace, p.Name, err)
+		}
+		names = append(names, p.Name)
+	}
+	return names, nil
 }
 
 // WaitPodRunning waits until the pod is Running with every container

@@ -91,7 +91,11 @@ func Dial(ctx context.Context, node nodeexec.Node, socket string) (*Client, erro
 // Close closes the connection (and ends socat on the node).
 func (c *Client) Close() error { return c.conn.Close() }
 
-func (c *Client) ns(ctx context.Context) context.Context {
+func (c *Client) ns(ctx context.Context) context.Context { return c.Namespaced(ctx) }
+
+// Namespaced returns ctx with the k8s.io containerd namespace, for calls
+// made on Containerd directly.
+func (c *Client) Namespaced(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(ctx, K8sNamespace)
 }
 

@@ -24,20 +24,49 @@
 //     written to by others meanwhile). usedBytes + availableBytes is not
 //     capacityBytes: the gap is everything on that filesystem that is not
 //     the snapshotter's, reported per node.
+//  2. pitfall: the image filesystem also holds the containers' writable
+//     layers. On one worker, containerd's root is moved onto a tmpfs of its
+//     own (kubelet and containerd stopped, the root copied, the tmpfs bound
+//     over it, both started: a small dedicated image filesystem, and
+//     nothing the kubelet deletes there touches the real root); the images
+//     no container uses are removed from the copy, so the kubelet's image
+//     GC has nothing it could free; the kubelet gets imagefs.available <
+//     Threshold with Headroom free (the control: no DiskPressure for
+//     quietFor). An app writes Fill of scratch data into its container
+//     filesystem: imageFs usedBytes grows by Fill with no image added, the
+//     worker reports DiskPressure, the kubelet's journal shows it tried
+//     image GC first and then had to evict, the app is evicted for
+//     ephemeral-storage, the image count is unchanged, and the pressure
+//     clears.
+//  3. fix: the same app writes the same Fill into an emptyDir (the node
+//     filesystem, capped by sizeLimit): imageFs usedBytes does not move, no
+//     DiskPressure for quietFor, the app keeps running.
+//  4. cleanup puts the worker back: pods deleted, kubelet config restored
+//     (checked in /configz), the original containerd root back (the tmpfs
+//     unmounted, both restarted), and no sandbox of the scenario left in
+//     containerd (checked with the containerd client).
 //
 // Host requirements: node access (kind node containers through Docker, or
-// node agent pods); containerd with socat on the nodes. Typical: ~5s.
+// node agent pods) and containerd with socat on the nodes for the check;
+// the pitfall and fix also stop the worker's kubelet (so they need its node
+// container through this host's Docker engine), need the size of its
+// containerd root + Headroom + 1 GiB of free host memory for the tmpfs,
+// and consent on clusters nodelab did not create. Typical: ~3m (four
+// kubelet restarts).
 package imagefsstats
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"time"
 
 	"github.com/onsi/gomega"
 
 	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/nodeexec"
 	"github.com/nodelab/nodelab/lab/noderuntime"
 	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
@@ -48,17 +77,21 @@ var Scenario = scenarios.Scenario{
 	Info: scenarios.Info{
 		ID:       "imagefs-stats",
 		Summary:  "the summary API's imageFs: usedBytes is the runtime's snapshotter usage (CRI ImageFsInfo = containerd's snapshots), capacity and available are a statfs of the whole filesystem that holds it",
+		Labels:   []scenarios.Label{scenarios.Slow, scenarios.Disruptive},
 		Needs:    []scenarios.Need{scenarios.NodeAccess},
-		Requires: []string{"node access", "containerd and socat on the nodes"},
-		Typical:  5 * time.Second,
+		Requires: []string{"node access", "containerd and socat on the nodes", "pitfall and fix: the worker's node container through this host's Docker engine, its containerd root's size + 1.5 GiB of free host memory"},
+		Typical:  3 * time.Minute,
 	},
 	Runbook: func(env scenarios.Env) scenarios.Runbook {
 		r := New(env)
 		return scenarios.Runbook{
 			Steps: []scenarios.Step{
-				{Side: scenarios.Check, Name: "on every node, imageFs usedBytes = CRI ImageFsInfo = containerd's snapshots; capacity, available and inodes = statfs of its filesystem", Timeout: Timeouts.Compare, Run: r.CompareEveryNode},
+				{Side: scenarios.Check, Name: "on every node, imageFs usedBytes = CRI ImageFsInfo = containerd's snapshots; capacity, available and inodes = statfs of its filesystem", Timeout: Timeouts.Compare, Typical: 6 * time.Second, Run: r.CompareEveryNode},
+				{Side: scenarios.Pitfall, Name: "pitfall: an app's scratch data in its container filesystem fires imagefs.available; image GC has nothing to free; the app is evicted", Timeout: Timeouts.Pitfall, Typical: 90 * time.Second, Run: r.PitfallContainerWrites},
+				{Side: scenarios.Fix, Name: "fix: the same data in an emptyDir leaves imageFs as it was; no DiskPressure", Timeout: Timeouts.Fix, Typical: 31 * time.Second, Run: r.FixEmptyDir},
 			},
-			Cleanup: scenarios.Step{Name: "cleanup", Timeout: Timeouts.Compare, Run: func(context.Context) error { return nil }},
+			Cleanup:    scenarios.Step{Name: "cleanup", Timeout: Timeouts.Cleanup, Run: r.Cleanup},
+			LeakChecks: []scenarios.Step{{Side: scenarios.Check, Name: "leaves the worker's containerd root and kubelet config as they were", Timeout: Timeouts.LeftNothing, Run: r.LeftNothing}},
 		}
 	},
 }
@@ -67,6 +100,13 @@ var Scenario = scenarios.Scenario{
 type Runbook struct {
 	env scenarios.Env
 	Lab *lab.Lab
+	// Namespace and Node (the worker) are set by the pitfall.
+	Namespace string
+	Node      string
+
+	node           nodeexec.Node
+	dedicated      *dedicatedFs
+	restoreKubelet func(context.Context) error
 }
 
 // New returns a runbook for an environment.
@@ -98,11 +138,11 @@ func (r *Runbook) CompareEveryNode(ctx context.Context) error {
 		}
 		s := rd.Summary
 		other := val(s.CapacityBytes) - val(s.AvailableBytes) - val(s.UsedBytes)
-		r.env.Logf("%s: imageFs %s (%s): used %s = CRI = %d snapshots; capacity %s, available %s = statfs; inodes %d used, %d free of %d; not the snapshotter's on that filesystem: %s (reading %d, summary took %s)",
+		r.env.Logf("%s: imageFs %s (%s): used %s = CRI = %d snapshots; capacity %s, available %s = statfs; inodes %d used, %d free of %d; capacity − available − used (everything else on that filesystem, and its reserved blocks): %s (reading %d, summary took %s)",
 			rd.Node, rd.CRI.Mountpoint, rd.After.Type, mib(val(s.UsedBytes)), rd.Snapshots.Snapshots, mib(val(s.CapacityBytes)), mib(val(s.AvailableBytes)),
 			val(s.InodesUsed), val(s.InodesFree), val(s.Inodes), mib(other), tries, rd.SummaryTook.Round(time.Millisecond))
-		r.env.Measure(rd.Node+" imageFs used / capacity", fmt.Sprintf("%s / %s (%.1f%%; the filesystem is %.1f%% full)", mib(val(s.UsedBytes)), mib(val(s.CapacityBytes)),
-			pct(val(s.UsedBytes), val(s.CapacityBytes)), pct(val(s.CapacityBytes)-val(s.AvailableBytes), val(s.CapacityBytes))))
+		r.env.Measure(rd.Node+" imageFs used / capacity", fmt.Sprintf("%s / %s (%.1f%%), while imagefs.available, what eviction thresholds see, is %.1f%% of capacity",
+			mib(val(s.UsedBytes)), mib(val(s.CapacityBytes)), pct(val(s.UsedBytes), val(s.CapacityBytes)), pct(val(s.AvailableBytes), val(s.CapacityBytes))))
 	}
 	return nil
 }
@@ -114,4 +154,66 @@ func pct(a, b uint64) float64 {
 		return 0
 	}
 	return 100 * float64(a) / float64(b)
+}
+
+// Cleanup deletes the pods, restores the kubelet's config and puts the
+// worker's original containerd root back.
+func (r *Runbook) Cleanup(ctx context.Context) error {
+	var errs []error
+	if r.Namespace != "" {
+		if err := r.Lab.DeleteNamespace(ctx, r.Namespace, r.env.T().Cleanup); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if r.restoreKubelet != nil {
+		if err := r.restoreKubelet(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := r.dedicated.undo(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if r.dedicated != nil && len(errs) == 0 {
+		if err := r.Lab.WaitNodesReady(ctx, 0, r.env.T().NodeReady); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LeftNothing checks the worker's containerd root is its own filesystem
+// again and no staging mount is left.
+func (r *Runbook) LeftNothing(ctx context.Context) error {
+	if r.node == nil {
+		return nil
+	}
+	st, err := nodeexec.StatfsOf(ctx, r.node, ContainerdRoot)
+	if err != nil {
+		return err
+	}
+	if st.Type == "tmpfs" {
+		return fmt.Errorf("%s on %s is still a tmpfs", ContainerdRoot, r.Node)
+	}
+	rt, err := noderuntime.Dial(ctx, r.node, "")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = rt.Close() }()
+	sandboxes, err := rt.Sandboxes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sb := range sandboxes {
+		if sb.PodNamespace == r.Namespace {
+			return fmt.Errorf("containerd on %s still holds sandbox %s of pod %s/%s", r.Node, sb.ID, sb.PodNamespace, sb.PodName)
+		}
+	}
+	out, err := nodeexec.Run(ctx, r.node, "sh", "-c", `[ ! -e "$1" ] || echo "$1"`, "sh", stagingDir)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(out) != "" {
+		return fmt.Errorf("left on %s: %s", r.Node, strings.TrimSpace(out))
+	}
+	return nil
 }

@@ -44,7 +44,7 @@
 // Host requirements: the worker's node container through this host's Docker
 // engine (the kubelet is stopped during the leak, and node agent pods are
 // reached through the kubelet); containerd with socat on the node.
-// Typical: ~1m30s.
+// Typical: ~65s.
 package ipleak
 
 import (
@@ -88,15 +88,15 @@ var Scenario = scenarios.Scenario{
 		Labels:   []scenarios.Label{scenarios.Slow, scenarios.Disruptive},
 		Needs:    []scenarios.Need{scenarios.NodeAccess, scenarios.NodeChanges},
 		Requires: []string{"the worker's node container through this host's Docker engine (the kubelet is stopped)", "≥ 1 worker", "containerd and socat on the node"},
-		Typical:  90 * time.Second,
+		Typical:  65 * time.Second,
 	},
 	Runbook: func(env scenarios.Env) scenarios.Runbook {
 		r := New(env)
 		return scenarios.Runbook{
 			Steps: []scenarios.Step{
-				{Side: scenarios.Setup, Name: "prepare: a worker's pod network narrowed to 8 addresses of its podCIDR", Timeout: Timeouts.Prepare, Run: r.Prepare},
-				{Side: scenarios.Pitfall, Name: "pitfall: sandboxes removed behind the CNI's back keep their addresses; new pods get no IP", Timeout: Timeouts.Pitfall, Run: r.PitfallLeak},
-				{Side: scenarios.Fix, Name: "fix: reservations no live sandbox holds are released; pods start; live pods keep theirs", Timeout: Timeouts.Fix, Run: r.FixRelease},
+				{Side: scenarios.Setup, Name: "prepare: a worker's pod network narrowed to 8 addresses of its podCIDR", Timeout: Timeouts.Prepare, Typical: time.Second, Run: r.Prepare},
+				{Side: scenarios.Pitfall, Name: "pitfall: sandboxes removed behind the CNI's back keep their addresses; new pods get no IP", Timeout: Timeouts.Pitfall, Typical: 33 * time.Second, Run: r.PitfallLeak},
+				{Side: scenarios.Fix, Name: "fix: reservations no live sandbox holds are released; pods start; live pods keep theirs", Timeout: Timeouts.Fix, Typical: 14 * time.Second, Run: r.FixRelease},
 			},
 			Cleanup:    scenarios.Step{Name: "cleanup", Timeout: Timeouts.Cleanup, Run: r.Cleanup},
 			LeakChecks: []scenarios.Step{{Side: scenarios.Check, Name: "leaves no CNI configuration, reservation or network namespace on the worker", Timeout: Timeouts.LeftNothing, Run: r.LeftNothing}},

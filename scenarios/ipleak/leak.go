@@ -135,19 +135,8 @@ func (r *Runbook) createLate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range late {
-		p.Namespace = r.Namespace
-		p.Labels[manifest.ManagedByLabel] = manifest.ManagedByValue
-		p.Spec.NodeSelector = map[string]string{corev1.LabelHostname: r.Node}
-		for i := range p.Spec.Containers {
-			p.Spec.Containers[i].Image = images.AgnhostImage
-			p.Spec.Containers[i].ImagePullPolicy = corev1.PullIfNotPresent
-		}
-		if _, err := r.Lab.Client.CoreV1().Pods(r.Namespace).Create(ctx, &p, metav1.CreateOptions{FieldManager: "nodelab"}); err != nil {
-			return fmt.Errorf("create pod %s/%s: %w", r.Namespace, p.Name, err)
-		}
-	}
-	return nil
+	_, err = r.Lab.CreatePinnedPods(ctx, r.Namespace, r.Node, images.AgnhostImage, late)
+	return err
 }
 
 // waitRefused waits until every late pod has a FailedCreatePodSandBox
