@@ -92,7 +92,7 @@ var _ = ginkgo.Describe("attach: a kind cluster nodelab did not create", Attach,
 			ginkgo.By("preloading the images, as a registry the cluster pulls from would serve them")
 			// The workload images come with the forge node image; the
 			// addons' and scenarios' are built on demand.
-			scenarioImages := imagesForLabels([]string{"scenario:lab", "scenario:cgroup-accounting", "scenario:memory-pressure", "scenario:multus-network"})
+			scenarioImages := imagesForLabels([]string{"scenario:lab", "scenario:cgroup-accounting", "scenario:memory-pressure", "scenario:multus-network", "scenario:imagefs-stats", "scenario:ip-leak"})
 			gomega.Expect(theAddons.Builder.BuildImages(ctx, scenarioImages...)).To(gomega.Succeed())
 			imgs := append(images.Workloads(), scenarioImages...)
 			kn, err := provider.ListNodes(name)
@@ -110,17 +110,20 @@ var _ = ginkgo.Describe("attach: a kind cluster nodelab did not create", Attach,
 
 	ginkgo.It("runs through node agents with Docker hidden, changes nodes only with consent, and restores them", func(ctx ginkgo.SpecContext) {
 		out := runAttached(ctx, cli, kubeconfig, []string{"DOCKER_HOST=unix:///nonexistent/nodelab-attach-spec.sock"},
-			"--allow-node-changes", "--install-addons", "--images", string(src), "lab", "cgroup-accounting", "memory-pressure", "multus-network")
+			"--allow-node-changes", "--install-addons", "--images", string(src), "lab", "cgroup-accounting", "memory-pressure", "multus-network", "imagefs-stats")
 		gomega.Expect(out.stderr).To(gomega.ContainSubstring("node access: node agent pods in namespace nodelab-node-agent-"))
-		expectScenariosRan(out, "lab", "cgroup-accounting", "memory-pressure", "multus-network")
+		// imagefs-stats' check reads every node's containerd with the
+		// containerd client through the agents' exec streams; its pitfall
+		// and fix stop a kubelet, so they skip here with that reason.
+		expectScenariosRan(out, "lab", "cgroup-accounting", "memory-pressure", "multus-network", "imagefs-stats")
 		gomega.Expect(out.stderr).To(gomega.ContainSubstring("Removing addon multus, which nodelab installed"))
 		expectLeftAsFound(ctx, client, kubeconfig, provider, name, kubeletBefore)
 	}, ginkgo.NodeTimeout(20*time.Minute))
 
 	ginkgo.It("runs through the kind node containers when Docker is visible, whoever made the cluster", func(ctx ginkgo.SpecContext) {
-		out := runAttached(ctx, cli, kubeconfig, nil, "lab", "cgroup-accounting")
+		out := runAttached(ctx, cli, kubeconfig, nil, "--allow-node-changes", "lab", "cgroup-accounting", "ip-leak")
 		gomega.Expect(out.stderr).To(gomega.ContainSubstring("node access: kind node containers of cluster " + name))
-		expectScenariosRan(out, "lab", "cgroup-accounting")
+		expectScenariosRan(out, "lab", "cgroup-accounting", "ip-leak")
 		expectLeftAsFound(ctx, client, kubeconfig, provider, name, kubeletBefore)
 	}, ginkgo.NodeTimeout(10*time.Minute))
 
