@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
 	"github.com/nodelab/nodelab/lab/dockercli"
+	"github.com/nodelab/nodelab/lab/noderuntime"
 )
 
 // LoadImages copies images from the local Docker engine into every node of
@@ -22,14 +23,30 @@ func (l *Lab) LoadImages(ctx context.Context, refs ...string) error {
 	if err != nil {
 		return err
 	}
+	// Each node's containerd through the containerd client (CRI
+	// ImageStatus); where it cannot be reached, kind's `crictl inspecti`.
+	runtimes := map[string]*noderuntime.Client{}
+	for _, n := range nodeList {
+		if rt, err := noderuntime.Dial(ctx, n, ""); err == nil {
+			runtimes[n.String()] = rt
+			defer func() { _ = rt.Close() }()
+		}
+	}
+	imageID := func(n nodes.Node, ref string) (string, error) {
+		if rt := runtimes[n.String()]; rt != nil {
+			return rt.ImageID(ctx, ref)
+		}
+		return nodeutils.ImageID(n, ref)
+	}
 	for _, ref := range refs {
 		id, err := dockercli.Run(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
 		if err != nil {
 			return fmt.Errorf("load image %s into lab %s: not in the local engine (build it with `nodelab images build`): %w", ref, l.Name, err)
 		}
+		id = strings.TrimSpace(id)
 		var missing []nodes.Node
 		for _, n := range nodeList {
-			if have, err := nodeutils.ImageID(n, ref); err != nil || have != id {
+			if have, err := imageID(n, ref); err != nil || have != id {
 				missing = append(missing, n)
 			}
 		}

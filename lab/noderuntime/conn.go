@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -19,42 +20,78 @@ import (
 // command is `socat - UNIX-CONNECT:<socket>` on the node, so the gRPC client
 // in this process talks to the runtime's socket on the node through the
 // node-access layer (docker exec -i, or the node agent's exec stream).
+//
+// Both ends are OS pipes, not io.Pipes: a local command (docker exec) then
+// gets the file descriptors themselves, so its Run returns as soon as it
+// exits (no copy goroutine waits on a stdin nobody closes), and a Read
+// sees the end at once.
 type execConn struct {
 	node   string
-	stdinW *io.PipeWriter
-	outR   *io.PipeReader
+	stdinW *os.File
+	outR   *os.File
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
+
+	mu      sync.Mutex
+	exitErr error
 }
 
 // dialExec starts socat on node and returns the connection. The command
-// lives until Close (or until the runtime closes the socket), not until ctx
-// ends: gRPC dials with a short-lived context.
-func dialExec(node nodeexec.Node, socket string) (net.Conn, error) {
+// lives until Close (or until the runtime closes the socket), not until a
+// dial context ends: gRPC dials with a short-lived context. onExit, when
+// not nil, gets how socat ended (io.EOF for a clean exit).
+func dialExec(node nodeexec.Node, socket string, onExit func(error)) (net.Conn, error) {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("pipe for socat on node %s: %w", node, err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		_ = inR.Close()
+		_ = inW.Close()
+		return nil, fmt.Errorf("pipe for socat on node %s: %w", node, err)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
 	c := &execConn{node: node.String(), stdinW: inW, outR: outR, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		var stderr bytes.Buffer
 		err := node.CommandContext(runCtx, "socat", "-", "UNIX-CONNECT:"+socket).
 			SetStdin(inR).SetStdout(outW).SetStderr(&stderr).Run()
-		if err == nil {
+		switch msg := strings.TrimSpace(stderr.String()); {
+		case err == nil:
 			err = io.EOF
-		} else if msg := strings.TrimSpace(stderr.String()); msg != "" {
+		case msg != "":
 			err = fmt.Errorf("socat to %s on node %s: %w: %s", socket, c.node, err, msg)
-		} else {
+		default:
 			err = fmt.Errorf("socat to %s on node %s: %w", socket, c.node, err)
 		}
-		_ = outW.CloseWithError(err)
-		_ = inR.CloseWithError(err)
+		c.mu.Lock()
+		c.exitErr = err
+		c.mu.Unlock()
+		if onExit != nil {
+			onExit(err)
+		}
+		_ = outW.Close()
+		_ = inR.Close()
 	}()
 	return c, nil
 }
 
-func (c *execConn) Read(p []byte) (int, error)  { return c.outR.Read(p) }
+// Read reads what socat wrote; at its end, the error says how socat ended.
+func (c *execConn) Read(p []byte) (int, error) {
+	n, err := c.outR.Read(p)
+	if errors.Is(err, io.EOF) {
+		c.mu.Lock()
+		if c.exitErr != nil {
+			err = c.exitErr
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
 func (c *execConn) Write(p []byte) (int, error) { return c.stdinW.Write(p) }
 
 // Close ends the stream: stdin is closed (socat then exits) and the command
@@ -63,8 +100,8 @@ func (c *execConn) Close() error {
 	c.once.Do(func() {
 		_ = c.stdinW.Close()
 		c.cancel()
-		_ = c.outR.Close()
 		<-c.done
+		_ = c.outR.Close()
 	})
 	return nil
 }

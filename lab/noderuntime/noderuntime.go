@@ -16,8 +16,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
+	"sync/atomic"
 	"syscall"
 
 	containerd "github.com/containerd/containerd/v2/client"
@@ -58,6 +60,9 @@ type Client struct {
 	Runtime runtimeapi.RuntimeServiceClient
 
 	conn *grpc.ClientConn
+	// socatErr is how the last socat on the node failed, if it did: the
+	// reason a call fails with a bare "connection closed".
+	socatErr atomic.Pointer[error]
 }
 
 // Dial connects to containerd on node through socket (DefaultSocket when
@@ -68,9 +73,16 @@ func Dial(ctx context.Context, node nodeexec.Node, socket string) (*Client, erro
 	if socket == "" {
 		socket = DefaultSocket
 	}
+	c := &Client{Node: node.String()}
 	conn, err := grpc.NewClient("passthrough:///containerd",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return dialExec(node, socket) }),
+		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) {
+			return dialExec(node, socket, func(err error) {
+				if !errors.Is(err, io.EOF) {
+					c.socatErr.Store(&err)
+				}
+			})
+		}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("containerd client for node %s: %w", node, err)
@@ -80,7 +92,8 @@ func Dial(ctx context.Context, node nodeexec.Node, socket string) (*Client, erro
 		_ = conn.Close()
 		return nil, fmt.Errorf("containerd client for node %s: %w", node, err)
 	}
-	c := &Client{Node: node.String(), Containerd: cd, Images: runtimeapi.NewImageServiceClient(conn), Runtime: runtimeapi.NewRuntimeServiceClient(conn), conn: conn}
+	c.Containerd, c.conn = cd, conn
+	c.Images, c.Runtime = runtimeapi.NewImageServiceClient(conn), runtimeapi.NewRuntimeServiceClient(conn)
 	if _, err := c.Version(ctx); err != nil {
 		_ = c.Close()
 		return nil, err
@@ -103,6 +116,9 @@ func (c *Client) Namespaced(ctx context.Context) context.Context {
 func (c *Client) Version(ctx context.Context) (string, error) {
 	v, err := c.Containerd.Version(ctx)
 	if err != nil {
+		if e := c.socatErr.Load(); e != nil {
+			return "", fmt.Errorf("containerd version on node %s: %w (%w)", c.Node, err, *e)
+		}
 		return "", fmt.Errorf("containerd version on node %s (through socat on %s; does the node have socat and containerd?): %w", c.Node, DefaultSocket, err)
 	}
 	return v.Version, nil
@@ -132,6 +148,16 @@ func (c *Client) ImageFs(ctx context.Context) ([]FsUsage, error) {
 		return nil, fmt.Errorf("CRI ImageFsInfo on node %s returned no image filesystem", c.Node)
 	}
 	return out, nil
+}
+
+// ImageID returns the ID (config digest) the CRI reports for image ref, or
+// "" when the runtime does not hold it: what `crictl inspecti` prints.
+func (c *Client) ImageID(ctx context.Context, ref string) (string, error) {
+	resp, err := c.Images.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
+	if err != nil {
+		return "", fmt.Errorf("CRI ImageStatus %s on node %s: %w", ref, c.Node, err)
+	}
+	return resp.GetImage().GetId(), nil
 }
 
 // SnapshotUsage is the sum of a snapshotter's Usage over every snapshot in

@@ -107,6 +107,8 @@ type Runbook struct {
 	node           nodeexec.Node
 	dedicated      *dedicatedFs
 	restoreKubelet func(context.Context) error
+	// notApplicable is the pitfall's skip, which the fix repeats.
+	notApplicable error
 }
 
 // New returns a runbook for an environment.

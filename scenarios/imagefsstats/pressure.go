@@ -2,6 +2,7 @@ package imagefsstats
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -44,7 +45,14 @@ const (
 // PitfallContainerWrites gives a worker a small image filesystem of its
 // own, sets an imagefs.available threshold, and lets an app write its
 // scratch data into its container filesystem.
-func (r *Runbook) PitfallContainerWrites(ctx context.Context) error {
+func (r *Runbook) PitfallContainerWrites(ctx context.Context) (err error) {
+	defer func() {
+		// The fix runs on what the pitfall prepared: where the pitfall
+		// cannot run, neither can the fix, for the same measured reason.
+		if na := (*scenarios.NotApplicable)(nil); errors.As(err, &na) {
+			r.notApplicable = err
+		}
+	}()
 	if unmet := scenarios.Unmet(r.env, []scenarios.Need{scenarios.NodeChanges}); unmet != "" {
 		return scenarios.Skipf("%s", unmet)
 	}
@@ -179,6 +187,9 @@ func (r *Runbook) PitfallContainerWrites(ctx context.Context) error {
 // FixEmptyDir runs the same writer with its data in an emptyDir: the image
 // filesystem does not move and the threshold does not fire.
 func (r *Runbook) FixEmptyDir(ctx context.Context) error {
+	if r.notApplicable != nil {
+		return r.notApplicable
+	}
 	if r.dedicated == nil || r.restoreKubelet == nil {
 		return fmt.Errorf("the pitfall did not prepare the worker (run the whole scenario)")
 	}
