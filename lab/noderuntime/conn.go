@@ -22,9 +22,11 @@ import (
 // node-access layer (docker exec -i, or the node agent's exec stream).
 //
 // Both ends are OS pipes, not io.Pipes: a local command (docker exec) then
-// gets the file descriptors themselves, so its Run returns as soon as it
-// exits (no copy goroutine waits on a stdin nobody closes), and a Read
-// sees the end at once.
+// gets the stdin descriptor itself, so its Run returns as soon as it exits
+// (no copy goroutine waits on a stdin nobody closes), and a Read sees the
+// end once Run returned. (kind's LocalCmd copies stdout through a
+// MultiWriter that also keeps a copy for its error messages: a connection
+// holds what containerd sent it, kilobytes for the calls nodelab makes.)
 type execConn struct {
 	node   string
 	stdinW *os.File

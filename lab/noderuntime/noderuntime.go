@@ -27,7 +27,9 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/nodelab/nodelab/lab/nodeexec"
@@ -314,6 +316,11 @@ func (c *Client) RemoveContainer(ctx context.Context, id string) error {
 	}
 	if err := ct.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container %s on node %s: %w", id, c.Node, err)
+	}
+	// containerd 2.x's CRI also keeps each sandbox in its sandbox store
+	// and recovers it from there; 1.6 has no such store (NotImplemented).
+	if err := c.Containerd.SandboxStore().Delete(ctx, id); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsNotImplemented(err) && status.Code(err) != codes.Unimplemented {
+		return fmt.Errorf("delete sandbox %s from containerd's sandbox store on node %s: %w", id, c.Node, err)
 	}
 	return nil
 }

@@ -87,7 +87,9 @@ func val(p *uint64) uint64 {
 }
 
 // mismatches lists what does not hold in a reading; tolerance bounds
-// availableBytes and inodesFree against the two statfs around the summary.
+// availableBytes and inodesFree against the two statfs around the summary;
+// the CRI's cache is held to the live snapshot sum within
+// snapshotTolerance.
 func (rd reading) mismatches(tolerance uint64) []string {
 	var bad []string
 	s := rd.Summary
@@ -97,7 +99,7 @@ func (rd reading) mismatches(tolerance uint64) []string {
 	if s.InodesUsed == nil || val(s.InodesUsed) != rd.CRI.InodesUsed {
 		bad = append(bad, fmt.Sprintf("inodesUsed %d, CRI %d", val(s.InodesUsed), rd.CRI.InodesUsed))
 	}
-	if rd.CRI.UsedBytes != rd.Snapshots.Bytes || rd.CRI.InodesUsed != rd.Snapshots.Inodes {
+	if !between(rd.CRI.UsedBytes, rd.Snapshots.Bytes, rd.Snapshots.Bytes, snapshotTolerance) || !between(rd.CRI.InodesUsed, rd.Snapshots.Inodes, rd.Snapshots.Inodes, inodeTolerance) {
 		bad = append(bad, fmt.Sprintf("CRI %d bytes / %d inodes, containerd's %d snapshots %d bytes / %d inodes", rd.CRI.UsedBytes, rd.CRI.InodesUsed, rd.Snapshots.Snapshots, rd.Snapshots.Bytes, rd.Snapshots.Inodes))
 	}
 	if val(s.CapacityBytes) != rd.Before.CapacityBytes || val(s.CapacityBytes) != rd.After.CapacityBytes {

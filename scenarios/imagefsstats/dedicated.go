@@ -8,6 +8,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/onsi/gomega"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/nodelab/nodelab/lab/nodeexec"
 	"github.com/nodelab/nodelab/lab/noderuntime"
@@ -21,6 +22,9 @@ const ContainerdRoot = "/var/lib/containerd"
 // stagingDir is where the tmpfs is mounted while containerd's root is
 // copied into it, before it is bound over ContainerdRoot.
 const stagingDir = "/run/nodelab-imagefs"
+
+// lockFile serialises the move and its undo on the node.
+const lockFile = "/run/nodelab-imagefs.lock"
 
 // dedicatedFs is a worker whose containerd root is a copy on a tmpfs of its
 // own: a small image filesystem, apart from the kubelet's (the node's /var,
@@ -64,6 +68,8 @@ func moveRuntimeRoot(ctx context.Context, node nodeexec.Node, headroom uint64, k
 	}
 	// The copy first, with room for itself and the headroom.
 	script := `set -e
+exec 9>` + lockFile + `
+flock -w 60 9
 systemctl stop kubelet
 systemctl stop containerd
 mkdir -p "$2"
@@ -120,7 +126,13 @@ func pruneUnused(ctx context.Context, rt *noderuntime.Client, keep []string) ([]
 		byName[im.Name] = im.Target.Digest.String()
 	}
 	used := map[string]bool{}
-	for _, name := range keep {
+	// What the CRI says is in use (containers' image IDs) or pinned (the
+	// sandbox image), by every name it has.
+	criUsed, err := criKeep(ctx, rt)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range append(keep, criUsed...) {
 		if d, ok := byName[name]; ok {
 			used[d] = true
 		}
@@ -153,22 +165,54 @@ func (d *dedicatedFs) undo(ctx context.Context) error {
 	if d == nil || !d.moved {
 		return nil
 	}
-	script := `systemctl stop kubelet
+	// The lock waits for a move whose docker exec was cancelled but whose
+	// script still runs in the node.
+	script := `exec 9>` + lockFile + `
+flock -w 600 9 || { echo "a move of ` + ContainerdRoot + ` still holds ` + lockFile + `" >&2; exit 1; }
+systemctl stop kubelet
 systemctl stop containerd
 if [ "$(stat -f -c %T "$1")" = tmpfs ]; then umount "$1" || umount -l "$1"; fi
 if mountpoint -q "$2"; then umount "$2"; fi
 rmdir "$2" 2>/dev/null
+rm -f ` + lockFile + `
 systemctl start containerd && systemctl start kubelet`
 	if _, err := nodeexec.Run(ctx, d.node, "sh", "-c", script, "sh", ContainerdRoot, stagingDir); err != nil {
-		return fmt.Errorf("put containerd's root back on %s: %w", d.node, err)
+		return fmt.Errorf("put containerd's root back on %s: %w; to recover by hand: docker restart %s (the bind mount does not survive it), then docker exec %s systemctl start containerd kubelet", d.node, err, d.node, d.node)
 	}
 	st, err := nodeexec.StatfsOf(ctx, d.node, ContainerdRoot)
 	if err != nil {
 		return err
 	}
 	if st.Type == "tmpfs" {
-		return fmt.Errorf("%s on %s is still a tmpfs after the unmount", ContainerdRoot, d.node)
+		return fmt.Errorf("%s on %s is still a tmpfs after the unmount: docker restart %s puts the original back (the bind mount does not survive it)", ContainerdRoot, d.node, d.node)
 	}
 	d.moved = false
 	return nil
+}
+
+// criKeep lists the names of the images the CRI reports in use by a
+// container or pinned.
+func criKeep(ctx context.Context, rt *noderuntime.Client) ([]string, error) {
+	cs, err := rt.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("CRI ListContainers on %s: %w", rt.Node, err)
+	}
+	inUse := map[string]bool{}
+	for _, c := range cs.GetContainers() {
+		inUse[c.GetImageRef()] = true
+		inUse[c.GetImage().GetImage()] = true
+	}
+	is, err := rt.Images.ListImages(ctx, &runtimeapi.ListImagesRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("CRI ListImages on %s: %w", rt.Node, err)
+	}
+	var names []string
+	for _, im := range is.GetImages() {
+		if im.GetPinned() || inUse[im.GetId()] {
+			names = append(names, im.GetRepoTags()...)
+			names = append(names, im.GetRepoDigests()...)
+			names = append(names, im.GetId())
+		}
+	}
+	return names, nil
 }

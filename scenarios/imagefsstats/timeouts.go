@@ -58,11 +58,20 @@ const (
 	// filesystem is the host's, which other processes write to while the
 	// request runs.
 	availableTolerance = 8 << 20
+	// snapshotTolerance bounds the CRI's usedBytes against the live sum of
+	// snapshot usage: the CRI re-measures active snapshots (containers'
+	// writable layers) every 10 s, and a container writing meanwhile moves
+	// the live sum. Committed (image) snapshots do not change.
+	snapshotTolerance = 4 << 20
+	// inodeTolerance is the same for inodes.
+	inodeTolerance = 1024
 	// runtimeBack bounds containerd answering after a restart.
 	runtimeBack = time.Minute
 	// transitionPeriod replaces the kubelet's 5m
-	// evictionPressureTransitionPeriod on the tuned worker.
-	transitionPeriod = 10 * time.Second
+	// evictionPressureTransitionPeriod on the tuned worker: long enough
+	// that a node status update (every 10 s) publishes DiskPressure even
+	// when the kubelet evicts in the round it first sees the threshold.
+	transitionPeriod = 20 * time.Second
 	// quietFor is how long the tuned worker must stay without DiskPressure
 	// before the fill (the control) and with the fix's data written:
 	// two eviction-manager rounds and two status updates past the

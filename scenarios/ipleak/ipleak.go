@@ -99,7 +99,7 @@ var Scenario = scenarios.Scenario{
 				{Side: scenarios.Fix, Name: "fix: reservations no live sandbox holds are released; pods start; live pods keep theirs", Timeout: Timeouts.Fix, Typical: 14 * time.Second, Run: r.FixRelease},
 			},
 			Cleanup:    scenarios.Step{Name: "cleanup", Timeout: Timeouts.Cleanup, Run: r.Cleanup},
-			LeakChecks: []scenarios.Step{{Side: scenarios.Check, Name: "leaves no CNI configuration, reservation or network namespace on the worker", Timeout: Timeouts.LeftNothing, Run: r.LeftNothing}},
+			LeakChecks: []scenarios.Step{{Side: scenarios.Check, Name: "leaves no CNI configuration, reservation, cached result or network namespace on the worker", Timeout: Timeouts.LeftNothing, Run: r.LeftNothing}},
 		}
 	},
 }
@@ -155,8 +155,13 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if active.File == ConfPath {
-		return fmt.Errorf("%s is already on node %s (left by an interrupted run): remove it (docker exec %s rm %s %s) and run again", ConfPath, r.Node, r.Node, ConfPath, hostlocal.NetworkDir(NetworkName))
+	left, err := nodeexec.Run(ctx, r.node, "sh", "-c", `for p in "$@"; do [ ! -e "$p" ] || echo "$p"; done`, "sh", ConfPath, hostlocal.NetworkDir(NetworkName))
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(left) != "" {
+		return fmt.Errorf("%s is already on node %s (left by an interrupted run): remove it (docker exec %s rm -rf %s %s %s) and run again",
+			strings.Join(strings.Fields(left), " and "), r.Node, r.Node, ConfPath, hostlocal.NetworkDir(NetworkName), resultCacheGlob)
 	}
 	taken, err := hostlocal.Read(ctx, r.node, active.Name)
 	if err != nil {
@@ -265,8 +270,8 @@ func (r *Runbook) PitfallLeak(ctx context.Context) error {
 		return err
 	}
 	r.env.Logf("late pods refused: %s", msg)
-	r.env.Measure("range exhausted after the leak", refusedAt.Sub(kubeletBack).Round(100*time.Millisecond).String())
-	r.env.Measure("leak to refusal", refusedAt.Sub(start).Round(100*time.Millisecond).String())
+	r.env.Measure("range exhausted after the leak", refusedAt.Sub(kubeletBack).Round(displayRound).String())
+	r.env.Measure("leak to refusal", refusedAt.Sub(start).Round(displayRound).String())
 	// They stay Pending while the range is full: the kubelet's retries fail too.
 	return wait.Holds(ctx, wait.Within{What: "the late pods Pending without an address", Timeout: r.env.Scaled(Timeouts.StaysPending), Poll: Timeouts.Poll}, func(g gomega.Gomega) {
 		for _, name := range lateNames {
@@ -318,7 +323,7 @@ func (r *Runbook) FixRelease(ctx context.Context) error {
 			return fmt.Errorf("late pod %s got %s, which was not released (released: %v)", name, ip, released)
 		}
 	}
-	r.env.Measure("recovery after release", time.Since(start).Round(100*time.Millisecond).String())
+	r.env.Measure("recovery after release", time.Since(start).Round(displayRound).String())
 	return r.liveKeptTheirs(ctx)
 }
 
@@ -367,7 +372,10 @@ func (r *Runbook) Cleanup(ctx context.Context) error {
 	if r.kubeletStopped {
 		if _, err := nodeexec.Run(ctx, r.node, "systemctl", "start", "containerd", "kubelet"); err != nil {
 			errs = append(errs, err.Error())
+		} else if err := r.Lab.WaitNodesReady(ctx, 0, r.t().NodeReady); err != nil {
+			errs = append(errs, err.Error())
 		}
+		r.kubeletStopped = false
 	}
 	if r.Namespace != "" {
 		if err := r.Lab.DeleteNamespace(ctx, r.Namespace, r.t().Cleanup); err != nil {
@@ -378,7 +386,9 @@ func (r *Runbook) Cleanup(ctx context.Context) error {
 		if res, err := hostlocal.Read(ctx, r.node, NetworkName); err == nil && len(res) > 0 {
 			r.env.Logf("reservations left after the pods were deleted (removed now): %s", resList(res))
 		}
-		if _, err := nodeexec.Run(ctx, r.node, "rm", "-rf", ConfPath, hostlocal.NetworkDir(NetworkName)); err != nil {
+		// libcni keeps each ADD's result until the DEL; the leaked
+		// sandboxes never got one.
+		if _, err := nodeexec.Run(ctx, r.node, "sh", "-c", `rm -rf "$1" "$2" $3`, "sh", ConfPath, hostlocal.NetworkDir(NetworkName), resultCacheGlob); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -406,7 +416,8 @@ func (r *Runbook) LeftNothing(ctx context.Context) error {
 	for _, ns := range r.leakedNetNS {
 		paths = append(paths, path.Join("/var/run/netns", ns))
 	}
-	args := append([]string{"-c", `for p in "$@"; do [ ! -e "$p" ] || echo "$p"; done`, "sh"}, paths...)
+	// $1 is the result cache glob, expanded by the shell; then the paths.
+	args := append([]string{"-c", `g="$1"; shift; for p in "$@" $g; do [ ! -e "$p" ] || echo "$p"; done`, "sh", resultCacheGlob}, paths...)
 	out, err := nodeexec.Run(ctx, r.node, "sh", args...)
 	if err != nil {
 		return err

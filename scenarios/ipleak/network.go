@@ -18,6 +18,10 @@ import (
 // network's own.
 const NetworkName = "nodelab-ip-leak"
 
+// resultCacheGlob matches libcni's cached ADD results for NetworkName; a
+// DEL removes each, so the leaked sandboxes' stay until cleanup.
+const resultCacheGlob = "/var/lib/cni/results/" + NetworkName + "-*"
+
 // ConfDir is where containerd's CRI plugin reads CNI configurations; it
 // uses the first file in name order.
 const ConfDir = "/etc/cni/net.d"

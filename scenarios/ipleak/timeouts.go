@@ -47,3 +47,6 @@ var Timeouts = struct {
 	Recovered:    2 * time.Minute,
 	Poll:         time.Second,
 }
+
+// displayRound rounds the measured durations in the report.
+const displayRound = 100 * time.Millisecond
