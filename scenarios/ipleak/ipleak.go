@@ -60,6 +60,7 @@ import (
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/nodelab/nodelab/fixtures"
 	"github.com/nodelab/nodelab/lab"
@@ -87,7 +88,7 @@ var Scenario = scenarios.Scenario{
 		Summary:  "pitfall: sandboxes removed behind the CNI's back (a runtime upgrade done wrong) keep their host-local addresses until new pods get no IP; fix: release the reservations no live sandbox holds (containerd client), pods start, live pods keep theirs",
 		Labels:   []scenarios.Label{scenarios.Slow, scenarios.Disruptive},
 		Needs:    []scenarios.Need{scenarios.NodeAccess, scenarios.NodeChanges},
-		Requires: []string{"the worker's node container through this host's Docker engine (the kubelet is stopped)", "≥ 1 worker", "containerd and socat on the node"},
+		Requires: []string{"the worker's node container through this host's Docker engine (the kubelet is stopped)", "≥ 1 worker", "containerd and socat on the node", "the node's CNI configuration not managed by Multus (measured)"},
 		Typical:  65 * time.Second,
 	},
 	Runbook: func(env scenarios.Env) scenarios.Runbook {
@@ -163,6 +164,9 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 		return fmt.Errorf("%s is already on node %s (left by an interrupted run): remove it (docker exec %s rm -rf %s %s %s) and run again",
 			strings.Join(strings.Fields(left), " and "), r.Node, r.Node, ConfPath, hostlocal.NetworkDir(NetworkName), resultCacheGlob)
 	}
+	if active.Meta != "" {
+		return scenarios.Skipf("%s on node %s is a %s configuration: Multus' thin plugin regenerates it every second from the first other file of %s, so a narrowed network written there would become its delegate and stay so after removal; measured: the first file is %s", active.File, r.Node, active.Meta, ConfDir, active.File)
+	}
 	taken, err := hostlocal.Read(ctx, r.node, active.Name)
 	if err != nil {
 		return err
@@ -190,7 +194,17 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 	if err := nodeexec.WriteFile(ctx, r.node, ConfPath, conf, fs.FileMode(0o644)); err != nil {
 		return err
 	}
-	r.env.Logf("new sandboxes on %s now get addresses from %s only (network %q, %s)", r.Node, r.window, NetworkName, ConfPath)
+	// containerd reloads the directory on its own schedule: wait until
+	// the CRI says it uses the narrowed network.
+	err = wait.Until(ctx, wait.Within{What: "the CRI on " + r.Node + " using network " + NetworkName, Timeout: r.env.Scaled(Timeouts.ConfLoaded), Poll: Timeouts.Poll}, func(g gomega.Gomega) {
+		st, err := r.runtime.Runtime.Status(ctx, &runtimeapi.StatusRequest{Verbose: true})
+		g.Expect(err).NotTo(gomega.HaveOccurred())
+		g.Expect(strings.ReplaceAll(st.GetInfo()["cniconfig"], " ", "")).To(gomega.ContainSubstring(`"Name":"`+NetworkName+`"`), "last seen: the CRI's cniconfig")
+	})
+	if err != nil {
+		return err
+	}
+	r.env.Logf("new sandboxes on %s now get addresses from %s only (network %q, %s; the CRI reports it loaded)", r.Node, r.window, NetworkName, ConfPath)
 	return nil
 }
 

@@ -34,6 +34,8 @@ var ConfPath = path.Join(ConfDir, "00-nodelab-ip-leak.conflist")
 type activeNetwork struct {
 	File string
 	Name string
+	// Meta names a meta plugin that manages the file ("multus"), if any.
+	Meta string
 }
 
 // readActiveNetwork reads the first configuration file of ConfDir and its
@@ -59,7 +61,11 @@ func readActiveNetwork(ctx context.Context, node nodeexec.Node) (activeNetwork, 
 		return activeNetwork{}, err
 	}
 	var conf struct {
-		Name string `json:"name"`
+		Name    string `json:"name"`
+		Type    string `json:"type"`
+		Plugins []struct {
+			Type string `json:"type"`
+		} `json:"plugins"`
 	}
 	if err := json.Unmarshal([]byte(raw), &conf); err != nil {
 		return activeNetwork{}, fmt.Errorf("read the network name of %s on node %s: %w", file, node, err)
@@ -67,7 +73,17 @@ func readActiveNetwork(ctx context.Context, node nodeexec.Node) (activeNetwork, 
 	if conf.Name == "" {
 		return activeNetwork{}, fmt.Errorf("%s on node %s names no network", file, node)
 	}
-	return activeNetwork{File: file, Name: conf.Name}, nil
+	a := activeNetwork{File: file, Name: conf.Name}
+	types := []string{conf.Type}
+	for _, p := range conf.Plugins {
+		types = append(types, p.Type)
+	}
+	for _, t := range types {
+		if t == "multus" || t == "multus-shim" {
+			a.Meta = t
+		}
+	}
+	return a, nil
 }
 
 // window is the narrowed range: Size consecutive addresses of the node's

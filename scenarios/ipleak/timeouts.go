@@ -19,6 +19,9 @@ var Timeouts = struct {
 	// and the reservation folder, and starting a stopped kubelet.
 	Cleanup time.Duration
 
+	// ConfLoaded: the CRI reports the narrowed network after the file is
+	// written (containerd watches the directory).
+	ConfLoaded time.Duration
 	// RuntimeBack: containerd answers again after its restart.
 	RuntimeBack time.Duration
 	// Refused: a late pod gets its FailedCreatePodSandBox event (the
@@ -41,6 +44,7 @@ var Timeouts = struct {
 	LeftNothing: time.Minute,
 	Cleanup:     5 * time.Minute,
 
+	ConfLoaded:   30 * time.Second,
 	RuntimeBack:  time.Minute,
 	Refused:      time.Minute,
 	StaysPending: 25 * time.Second,
