@@ -33,7 +33,7 @@ func (l *Lab) CreatePodsOn(ctx context.Context, namespace, node, image string, p
 
 // CreatePinnedPods creates pods in namespace, pinned to node by its
 // hostname label (so the scheduler still honours taints), marked as
-// nodelab's, with every container's image set to image (when not empty),
+// nodelab's, with every container's (and init container's) image set to image (when not empty),
 // and returns their names without waiting for them.
 func (l *Lab) CreatePinnedPods(ctx context.Context, namespace, node, image string, pods []corev1.Pod) ([]string, error) {
 	var names []string
@@ -44,11 +44,13 @@ func (l *Lab) CreatePinnedPods(ctx context.Context, namespace, node, image strin
 		}
 		p.Labels[manifest.ManagedByLabel] = manifest.ManagedByValue
 		p.Spec.NodeSelector = map[string]string{corev1.LabelHostname: node}
-		for i := range p.Spec.Containers {
-			if image != "" {
-				p.Spec.Containers[i].Image = image
+		for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
+			for i := range cs {
+				if image != "" {
+					cs[i].Image = image
+				}
+				cs[i].ImagePullPolicy = corev1.PullIfNotPresent
 			}
-			p.Spec.Containers[i].ImagePullPolicy = corev1.PullIfNotPresent
 		}
 		if _, err := l.Client.CoreV1().Pods(namespace).Create(ctx, &p, metav1.CreateOptions{FieldManager: "nodelab"}); err != nil {
 			return names, fmt.Errorf("create pod %s/%s: %w", namespace, p.Name, err)

@@ -39,3 +39,15 @@ func Unmet(env Env, ns []Need) string {
 	}
 	return ""
 }
+
+// NodeAccessWithoutKubelet returns a NotApplicable when the lab's nodes
+// are reached only through node agent pods, whose exec streams the kubelet
+// serves: a step that stops or breaks the kubelet (what it does, e.g.
+// "the leak stops the worker's kubelet") would cut its own access. Kind
+// node containers through this host's Docker engine do not depend on it.
+func NodeAccessWithoutKubelet(env Env, what string) error {
+	if err := env.Lab.DockerAccess(); err != nil {
+		return Skipf("%s, and node agent pods are reached through the kubelet: needs the node containers through this host's Docker engine; measured on %s: %v", what, env.Lab.Name, err)
+	}
+	return nil
+}

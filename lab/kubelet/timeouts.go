@@ -6,8 +6,15 @@ const (
 	// restartPoll paces the wait for a restarted kubelet (service active,
 	// /configz updated, node Ready); TuneOptions.Timeout bounds it.
 	restartPoll = time.Second
-	// restartDelay is how long after the restart command systemd restarts
+	// RestartDelay is how long after the restart command systemd restarts
 	// the kubelet: long enough for the command's answer to come back
 	// through the kubelet that serves a node agent's exec.
-	restartDelay = 2 * time.Second
+	RestartDelay = 2 * time.Second
 )
+
+// healthzTimeout bounds one healthz request to the kubelet.
+const healthzTimeout = 2 * time.Second
+
+// restartAccuracy is the scheduled restart timer's AccuracySec (systemd's
+// default, one minute, lets it fire up to a minute late).
+const restartAccuracy = 100 * time.Millisecond

@@ -1,6 +1,7 @@
 package kubelet
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,6 +41,16 @@ type Tuning struct {
 	// EvictionPressureTransitionPeriod is how long a pressure condition
 	// stays after the signal cleared (kubelet default 5m).
 	EvictionPressureTransitionPeriod time.Duration
+	// CPUManagerPolicy is "none" (the default) or "static". Changing it
+	// needs the CPU manager's checkpoint removed (TuneOptions.ResetCPUManagerState),
+	// or the kubelet does not start.
+	CPUManagerPolicy string
+	// TopologyManagerPolicy is "none" (the default), "best-effort",
+	// "restricted" or "single-numa-node".
+	TopologyManagerPolicy string
+	// KubeReserved entries replace the node's entries with the same key
+	// (the static CPU policy needs a CPU reservation above zero).
+	KubeReserved map[string]string
 }
 
 // String is the tuning as kubelet config keys, for logs.
@@ -51,6 +62,15 @@ func (t Tuning) String() string {
 	if t.EvictionPressureTransitionPeriod > 0 {
 		parts = append(parts, "evictionPressureTransitionPeriod="+t.EvictionPressureTransitionPeriod.String())
 	}
+	if t.CPUManagerPolicy != "" {
+		parts = append(parts, "cpuManagerPolicy="+t.CPUManagerPolicy)
+	}
+	if t.TopologyManagerPolicy != "" {
+		parts = append(parts, "topologyManagerPolicy="+t.TopologyManagerPolicy)
+	}
+	for _, k := range slices.Sorted(maps.Keys(t.KubeReserved)) {
+		parts = append(parts, fmt.Sprintf("kubeReserved[%s]=%s", k, t.KubeReserved[k]))
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -59,6 +79,9 @@ type Configz struct {
 	EvictionHard                     map[string]string `json:"evictionHard"`
 	EvictionSoft                     map[string]string `json:"evictionSoft"`
 	EvictionPressureTransitionPeriod metav1.Duration   `json:"evictionPressureTransitionPeriod"`
+	CPUManagerPolicy                 string            `json:"cpuManagerPolicy"`
+	TopologyManagerPolicy            string            `json:"topologyManagerPolicy"`
+	KubeReserved                     map[string]string `json:"kubeReserved"`
 }
 
 // ReadConfigz reads the running kubelet's configuration of node through
@@ -84,7 +107,14 @@ func (c *Configz) Shows(t Tuning) bool {
 			return false
 		}
 	}
-	return t.EvictionPressureTransitionPeriod == 0 || c.EvictionPressureTransitionPeriod.Duration == t.EvictionPressureTransitionPeriod
+	for k, v := range t.KubeReserved {
+		if c.KubeReserved[k] != v {
+			return false
+		}
+	}
+	return (t.EvictionPressureTransitionPeriod == 0 || c.EvictionPressureTransitionPeriod.Duration == t.EvictionPressureTransitionPeriod) &&
+		(t.CPUManagerPolicy == "" || c.CPUManagerPolicy == t.CPUManagerPolicy) &&
+		(t.TopologyManagerPolicy == "" || c.TopologyManagerPolicy == t.TopologyManagerPolicy)
 }
 
 // ApplyTuning returns the kubelet config file config with t applied. Only
@@ -110,6 +140,22 @@ func ApplyTuning(config []byte, t Tuning) ([]byte, error) {
 	if t.EvictionPressureTransitionPeriod > 0 {
 		doc["evictionPressureTransitionPeriod"] = t.EvictionPressureTransitionPeriod.String()
 	}
+	if t.CPUManagerPolicy != "" {
+		doc["cpuManagerPolicy"] = t.CPUManagerPolicy
+	}
+	if t.TopologyManagerPolicy != "" {
+		doc["topologyManagerPolicy"] = t.TopologyManagerPolicy
+	}
+	if len(t.KubeReserved) > 0 {
+		reserved := map[string]any{}
+		if old, ok := doc["kubeReserved"].(map[string]any); ok {
+			maps.Copy(reserved, old)
+		}
+		for k, v := range t.KubeReserved {
+			reserved[k] = v
+		}
+		doc["kubeReserved"] = reserved
+	}
 	out, err := yaml.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode kubelet config: %w", err)
@@ -125,6 +171,10 @@ type TuneOptions struct {
 	Node nodeexec.Node
 	// Timeout bounds each wait for the restarted kubelet.
 	Timeout time.Duration
+	// ResetCPUManagerState removes the CPU manager's checkpoint
+	// (CPUManagerStatePath) before the restart: the documented step when
+	// cpuManagerPolicy changes, after the node was drained.
+	ResetCPUManagerState bool
 	// Log receives progress lines; nil for none.
 	Log func(format string, args ...any)
 }
@@ -140,39 +190,88 @@ type TuneOptions struct {
 // allocatable to about the node's working set plus the headroom, and pods
 // whose requests no longer fit are rejected (OutOfmemory).
 func Tune(ctx context.Context, opts TuneOptions, t Tuning) (restore func(context.Context) error, err error) {
-	node := opts.Node.String()
 	restore = func(ctx context.Context) error { return Restore(ctx, opts) }
+	tuned, err := tunedConfig(ctx, opts, t)
+	if err != nil {
+		return restore, err
+	}
+	if err := restartWith(ctx, opts, tuned, func(c *Configz) bool { return c.Shows(t) }); err != nil {
+		return restore, fmt.Errorf("tune kubelet on %s (%s): %w", opts.Node, t, err)
+	}
+	opts.log("kubelet on %s restarted with %s", opts.Node, t)
+	return restore, nil
+}
+
+// Rewrite is Tune without the wait: it writes the tuned configuration and
+// has systemd restart the kubelet, and returns when the restart is
+// scheduled (RestartDelay later). The caller waits for what it expects,
+// a kubelet that comes back or one that does not; restore undoes it the
+// same way as Tune's.
+func Rewrite(ctx context.Context, opts TuneOptions, t Tuning) (restore func(context.Context) error, err error) {
+	restore = func(ctx context.Context) error { return Restore(ctx, opts) }
+	tuned, err := tunedConfig(ctx, opts, t)
+	if err != nil {
+		return restore, err
+	}
+	if _, _, err := writeAndRestart(ctx, opts, tuned); err != nil {
+		return restore, fmt.Errorf("rewrite kubelet config on %s (%s): %w", opts.Node, t, err)
+	}
+	opts.log("kubelet on %s restarting with %s (not waited for)", opts.Node, t)
+	return restore, nil
+}
+
+// tunedConfig backs up the node's configuration (once: a backup left by an
+// interrupted run is the original) and returns the original with t applied.
+func tunedConfig(ctx context.Context, opts TuneOptions, t Tuning) ([]byte, error) {
+	node := opts.Node.String()
 	files, err := nodeexec.ReadFiles(ctx, opts.Node, ConfigPath, BackupPath)
 	if err != nil {
-		return restore, fmt.Errorf("tune kubelet on %s: %w", node, err)
+		return nil, fmt.Errorf("tune kubelet on %s: %w", node, err)
 	}
 	original, ok := files[BackupPath]
 	if !ok {
 		original, ok = files[ConfigPath]
 		if !ok {
-			return restore, fmt.Errorf("tune kubelet on %s: %s does not exist (is this a kubeadm/kind node?)", node, ConfigPath)
+			return nil, fmt.Errorf("tune kubelet on %s: %s does not exist (is this a kubeadm/kind node?)", node, ConfigPath)
 		}
 		if err := nodeexec.WriteFile(ctx, opts.Node, BackupPath, original, 0o644); err != nil {
-			return restore, fmt.Errorf("tune kubelet on %s: back up its config: %w", node, err)
+			return nil, fmt.Errorf("tune kubelet on %s: back up its config: %w", node, err)
 		}
 	}
 	tuned, err := ApplyTuning(original, t)
 	if err != nil {
-		return restore, fmt.Errorf("tune kubelet on %s: %w", node, err)
+		return nil, fmt.Errorf("tune kubelet on %s: %w", node, err)
 	}
-	if err := restartWith(ctx, opts, tuned, func(c *Configz) bool { return c.Shows(t) }); err != nil {
-		return restore, fmt.Errorf("tune kubelet on %s (%s): %w", node, t, err)
+	return tuned, nil
+}
+
+// restoredFields are the keys of the original configuration Restore checks
+// in /configz (with the kubelet's defaults where the file has none).
+type restoredFields struct {
+	EvictionHard          map[string]string `json:"evictionHard"`
+	CPUManagerPolicy      string            `json:"cpuManagerPolicy"`
+	TopologyManagerPolicy string            `json:"topologyManagerPolicy"`
+}
+
+func (f *restoredFields) defaults() {
+	if f.CPUManagerPolicy == "" {
+		f.CPUManagerPolicy = "none"
 	}
-	opts.log("kubelet on %s restarted with %s", node, t)
-	return restore, nil
+	if f.TopologyManagerPolicy == "" {
+		f.TopologyManagerPolicy = "none"
+	}
 }
 
 // Restore puts back the configuration Tune backed up, restarts the kubelet
-// and waits until /configz shows the original eviction thresholds. Without
-// a backup there is nothing to restore.
+// and waits until /configz shows the original eviction thresholds, CPU and
+// topology manager policies; then it checks the file holds the original
+// bytes and removes the backup. When the CPU manager policy differs from
+// the original's, the CPU manager's checkpoint is removed first (without
+// it the kubelet would not start): the caller must have removed the pods
+// with exclusive CPUs. Without a backup there is nothing to restore.
 func Restore(ctx context.Context, opts TuneOptions) error {
 	node := opts.Node.String()
-	files, err := nodeexec.ReadFiles(ctx, opts.Node, BackupPath)
+	files, err := nodeexec.ReadFiles(ctx, opts.Node, BackupPath, ConfigPath)
 	if err != nil {
 		return fmt.Errorf("restore kubelet config on %s: %w", node, err)
 	}
@@ -180,11 +279,17 @@ func Restore(ctx context.Context, opts TuneOptions) error {
 	if !ok {
 		return nil
 	}
-	var want struct {
-		EvictionHard map[string]string `json:"evictionHard"`
-	}
+	var want, current restoredFields
 	if err := yaml.Unmarshal(original, &want); err != nil {
 		return fmt.Errorf("restore kubelet config on %s: decode the backup: %w", node, err)
+	}
+	if err := yaml.Unmarshal(files[ConfigPath], &current); err != nil {
+		return fmt.Errorf("restore kubelet config on %s: decode %s: %w", node, ConfigPath, err)
+	}
+	want.defaults()
+	current.defaults()
+	if current.CPUManagerPolicy != want.CPUManagerPolicy {
+		opts.ResetCPUManagerState = true
 	}
 	err = restartWith(ctx, opts, original, func(c *Configz) bool {
 		for k, v := range want.EvictionHard {
@@ -192,15 +297,22 @@ func Restore(ctx context.Context, opts TuneOptions) error {
 				return false
 			}
 		}
-		return true
+		return c.CPUManagerPolicy == want.CPUManagerPolicy && c.TopologyManagerPolicy == want.TopologyManagerPolicy
 	})
 	if err != nil {
 		return fmt.Errorf("restore kubelet config on %s: %w", node, err)
 	}
+	back, err := nodeexec.ReadFile(ctx, opts.Node, ConfigPath)
+	if err != nil {
+		return fmt.Errorf("restore kubelet config on %s: read it back: %w", node, err)
+	}
+	if !bytes.Equal(back, original) {
+		return fmt.Errorf("restore kubelet config on %s: %s differs from the backup %s after the restore (%d vs %d bytes); the backup is kept", node, ConfigPath, BackupPath, len(back), len(original))
+	}
 	if _, err := nodeexec.Run(ctx, opts.Node, "rm", "-f", BackupPath); err != nil {
 		return fmt.Errorf("restore kubelet config on %s: remove the backup: %w", node, err)
 	}
-	opts.log("kubelet on %s restored to its original config", node)
+	opts.log("kubelet on %s restored to its original config (same bytes; /configz shows cpuManagerPolicy=%s topologyManagerPolicy=%s)", node, want.CPUManagerPolicy, want.TopologyManagerPolicy)
 	return nil
 }
 
@@ -210,41 +322,88 @@ func (o TuneOptions) log(format string, args ...any) {
 	}
 }
 
+// writeAndRestart writes config (and removes the CPU manager checkpoint
+// when asked), then has systemd restart the kubelet RestartDelay later, in
+// a transient unit named restartUnit. It returns the PID of the kubelet
+// that ran before ("" when none ran: a kubelet that failed to start).
+func writeAndRestart(ctx context.Context, opts TuneOptions, config []byte) (oldPID, restartUnit string, err error) {
+	// The old kubelet's PID: the wait after this accepts only a new process
+	// (its /configz may already satisfy the check, e.g. when a restore's
+	// thresholds are a subset of the tuned ones). pidof fails when there
+	// is none.
+	if pid, err := nodeexec.Run(ctx, opts.Node, "pidof", "kubelet"); err == nil {
+		oldPID = strings.TrimSpace(pid)
+	}
+	if err := nodeexec.WriteFile(ctx, opts.Node, ConfigPath, config, fs.FileMode(0o644)); err != nil {
+		return oldPID, "", err
+	}
+	if opts.ResetCPUManagerState {
+		if _, err := nodeexec.Run(ctx, opts.Node, "rm", "-f", CPUManagerStatePath); err != nil {
+			return oldPID, "", fmt.Errorf("remove the CPU manager checkpoint: %w", err)
+		}
+		opts.log("removed %s on %s", CPUManagerStatePath, opts.Node)
+	}
+	// systemd restarts the kubelet shortly after this command returns: a
+	// node agent's exec is served by the kubelet itself, and a restart
+	// under it would cut the command off. The caller sees the restart done
+	// by the transient units' states (restartDone), then the new kubelet by
+	// its PID. (A kubelet that systemd restarts by itself, one failing to
+	// start, may read the new config before the scheduled restart: a wait
+	// on the PID alone would return before the restart.)
+	restartUnit = fmt.Sprintf("nodelab-kubelet-restart-%d", time.Now().UnixNano())
+	// AccuracySec: systemd coalesces timers within a minute by default
+	// (measured: a 2 s timer fired after 27 s).
+	if _, err := nodeexec.Run(ctx, opts.Node, "systemd-run", "--unit", restartUnit, "--collect", "--quiet",
+		fmt.Sprintf("--on-active=%dms", RestartDelay.Milliseconds()), fmt.Sprintf("--timer-property=AccuracySec=%dms", restartAccuracy.Milliseconds()),
+		"systemctl", "restart", "kubelet"); err != nil {
+		return oldPID, "", fmt.Errorf("restart kubelet: %w", err)
+	}
+	return oldPID, restartUnit, nil
+}
+
+// restartDone reports whether the restart scheduled in restartUnit has
+// run: its timer neither waits nor runs, and its service (systemctl
+// restart, which returns once the kubelet is started) is not active.
+func restartDone(ctx context.Context, node nodeexec.Node, restartUnit string) (bool, string, error) {
+	out, err := nodeexec.Run(ctx, node, "systemctl", "show", "-p", "SubState,ActiveState", restartUnit+".timer", restartUnit+".service")
+	if err != nil {
+		return false, "", err
+	}
+	units := strings.Split(strings.TrimSpace(out), "\n\n")
+	if len(units) != 2 {
+		return false, out, fmt.Errorf("systemctl show %s.timer %s.service: %q", restartUnit, restartUnit, out)
+	}
+	timer, service := units[0], units[1]
+	done := !strings.Contains(timer, "SubState=waiting") && !strings.Contains(timer, "SubState=running") &&
+		!strings.Contains(service, "ActiveState=active") && !strings.Contains(service, "ActiveState=activating")
+	return done, strings.ReplaceAll(timer+"; "+service, "\n", " "), nil
+}
+
 // restartWith writes config, restarts the kubelet and waits until the node
 // is Ready with a kubelet started after the restart whose /configz
 // satisfies shows.
 func restartWith(ctx context.Context, opts TuneOptions, config []byte, shows func(*Configz) bool) error {
 	node := opts.Node.String()
-	// The old kubelet's PID: the wait below accepts only a new process
-	// (its /configz may already satisfy shows, e.g. when a restore's
-	// thresholds are a subset of the tuned ones).
-	oldPID, err := nodeexec.Run(ctx, opts.Node, "pidof", "kubelet")
+	oldPID, restartUnit, err := writeAndRestart(ctx, opts, config)
 	if err != nil {
-		return fmt.Errorf("find the kubelet on %s: %w", node, err)
-	}
-	oldPID = strings.TrimSpace(oldPID)
-	if err := nodeexec.WriteFile(ctx, opts.Node, ConfigPath, config, fs.FileMode(0o644)); err != nil {
 		return err
 	}
-	// systemd restarts the kubelet shortly after this command returns: a
-	// node agent's exec is served by the kubelet itself, and a restart
-	// under it would cut the command off. The wait below sees the new
-	// kubelet by its PID, then its /configz.
-	if _, err := nodeexec.Run(ctx, opts.Node, "systemd-run", "--collect", "--quiet",
-		fmt.Sprintf("--on-active=%dms", restartDelay.Milliseconds()), "systemctl", "restart", "kubelet"); err != nil {
-		return fmt.Errorf("restart kubelet: %w", err)
-	}
-	what := "the restarted kubelet on " + node + " active, showing the new config in /configz, and the node Ready"
+	what := "the restarted kubelet on " + node + " active and healthy, showing the new config in /configz, and the node Ready"
 	err = wait.Until(ctx, wait.Within{What: what, Timeout: opts.Timeout, Poll: restartPoll}, func(g gomega.Gomega) {
+		done, seen, err := restartDone(ctx, opts.Node, restartUnit)
+		g.Expect(err).NotTo(gomega.HaveOccurred(), "read the state of the scheduled restart %s", restartUnit)
+		g.Expect(done).To(gomega.BeTrue(), "last seen: the scheduled restart has not run yet (%s)", seen)
 		pid, err := nodeexec.Run(ctx, opts.Node, "pidof", "kubelet")
 		g.Expect(err).NotTo(gomega.HaveOccurred(), "last seen: no kubelet process")
 		g.Expect(strings.TrimSpace(pid)).NotTo(gomega.Equal(oldPID), "last seen: the kubelet is still the old process %s", oldPID)
 		active, err := nodeexec.Run(ctx, opts.Node, "systemctl", "is-active", "kubelet")
 		g.Expect(err).NotTo(gomega.HaveOccurred(), "last seen: kubelet service: %s", strings.TrimSpace(active))
+		healthy, answer := Healthy(ctx, opts.Node)
+		g.Expect(healthy).To(gomega.BeTrue(), "last seen: the kubelet's healthz: %s", answer)
 		cz, err := ReadConfigz(ctx, opts.Client, node)
 		g.Expect(err).NotTo(gomega.HaveOccurred(), "read /configz of %s", node)
-		g.Expect(shows(cz)).To(gomega.BeTrue(), "last seen: /configz still shows evictionHard=%v evictionPressureTransitionPeriod=%s",
-			cz.EvictionHard, cz.EvictionPressureTransitionPeriod.Duration)
+		g.Expect(shows(cz)).To(gomega.BeTrue(), "last seen: /configz still shows evictionHard=%v evictionPressureTransitionPeriod=%s cpuManagerPolicy=%s topologyManagerPolicy=%s kubeReserved=%v",
+			cz.EvictionHard, cz.EvictionPressureTransitionPeriod.Duration, cz.CPUManagerPolicy, cz.TopologyManagerPolicy, cz.KubeReserved)
 		n, err := opts.Client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 		g.Expect(err).NotTo(gomega.HaveOccurred(), "get node %s", node)
 		for _, c := range n.Status.Conditions {

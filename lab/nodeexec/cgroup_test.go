@@ -123,3 +123,16 @@ func TestFindContainerCgroup(t *testing.T) {
 		t.Errorf("missing container: %v", err)
 	}
 }
+
+func TestCpusetFile(t *testing.T) {
+	p := "/kubelet.slice/kubelet-kubepods.slice/cri-containerd-abc.scope"
+	if got := CpusetFile(CgroupV1, p); got != "/sys/fs/cgroup/cpuset/kubelet.slice/kubelet-kubepods.slice/cri-containerd-abc.scope/cpuset.cpus" {
+		t.Errorf("v1: %s", got)
+	}
+	if got := CpusetFile(CgroupV2, p); got != "/sys/fs/cgroup/kubelet.slice/kubelet-kubepods.slice/cri-containerd-abc.scope/cpuset.cpus.effective" {
+		t.Errorf("v2: %s", got)
+	}
+	if got := CpusetFile(CgroupV1, "/"); got != "/sys/fs/cgroup/cpuset/cpuset.cpus" {
+		t.Errorf("v1 root: %s", got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nodelab/nodelab/scenarios"
 	"github.com/nodelab/nodelab/scenarios/cgroupaccounting"
+	"github.com/nodelab/nodelab/scenarios/cpumanager"
 	"github.com/nodelab/nodelab/scenarios/imagefsstats"
 	"github.com/nodelab/nodelab/scenarios/ingressrollout"
 	"github.com/nodelab/nodelab/scenarios/ipleak"
@@ -29,6 +30,7 @@ func All() []scenarios.Scenario {
 		multusnetwork.Scenario,
 		imagefsstats.Scenario,
 		ipleak.Scenario,
+		cpumanager.Scenario,
 	}
 }
 

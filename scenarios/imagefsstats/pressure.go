@@ -56,8 +56,8 @@ func (r *Runbook) PitfallContainerWrites(ctx context.Context) (err error) {
 	if unmet := scenarios.Unmet(r.env, []scenarios.Need{scenarios.NodeChanges}); unmet != "" {
 		return scenarios.Skipf("%s", unmet)
 	}
-	if err := r.Lab.DockerAccess(); err != nil {
-		return scenarios.Skipf("moving the worker's containerd root stops its kubelet, and node agent pods are reached through the kubelet: needs the node containers through this host's Docker engine; measured on %s: %v", r.Lab.Name, err)
+	if err := scenarios.NodeAccessWithoutKubelet(r.env, "moving the worker's containerd root stops its kubelet"); err != nil {
+		return err
 	}
 	workers, err := r.Lab.Workers()
 	if err != nil {

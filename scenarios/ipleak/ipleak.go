@@ -134,8 +134,8 @@ func (r *Runbook) t() scenarios.Timeouts { return r.env.T() }
 
 // Prepare picks a worker and narrows its pod network.
 func (r *Runbook) Prepare(ctx context.Context) error {
-	if err := r.Lab.DockerAccess(); err != nil {
-		return scenarios.Skipf("the leak stops the worker's kubelet, and node agent pods are reached through the kubelet: needs the node containers through this host's Docker engine; measured on %s: %v", r.Lab.Name, err)
+	if err := scenarios.NodeAccessWithoutKubelet(r.env, "the leak stops the worker's kubelet"); err != nil {
+		return err
 	}
 	workers, err := r.Lab.Workers()
 	if err != nil {

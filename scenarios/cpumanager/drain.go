@@ -1,0 +1,155 @@
+package cpumanager
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/kubectl/pkg/drain"
+
+	"github.com/nodelab/nodelab/lab/nodeexec"
+	"github.com/nodelab/nodelab/scenarios"
+)
+
+// pickWorker returns the worker with the fewest pods a drain would evict.
+func (r *Runbook) pickWorker(ctx context.Context) (nodeexec.Node, error) {
+	workers, err := r.Lab.Workers()
+	if err != nil {
+		return nil, err
+	}
+	if len(workers) == 0 {
+		return nil, scenarios.Skipf("needs a worker (the control plane's kubelet is not restarted); %s has none", r.Lab.Name)
+	}
+	pods, err := r.Lab.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	count := map[string]int{}
+	for _, p := range pods.Items {
+		if r.evictable(p) {
+			count[p.Spec.NodeName]++
+		}
+	}
+	sort.SliceStable(workers, func(i, j int) bool { return count[workers[i].String()] < count[workers[j].String()] })
+	return workers[0], nil
+}
+
+// evictable says whether a drain evicts p: not a DaemonSet's, not a node
+// agent (nodelab reaches the node through it), not a mirror pod, not done.
+func (r *Runbook) evictable(p corev1.Pod) bool {
+	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return false
+	}
+	if _, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
+		return false
+	}
+	if p.Namespace == r.Lab.NodeAgentNamespace() {
+		return false
+	}
+	for _, o := range p.OwnerReferences {
+		if o.Kind == "DaemonSet" {
+			return false
+		}
+	}
+	return true
+}
+
+// drainHelper is kubectl drain's library with the options `kubectl drain
+// --ignore-daemonsets --delete-emptydir-data` has, leaving node agent pods.
+func (r *Runbook) drainHelper(ctx context.Context) *drain.Helper {
+	out := logWriter{r.env}
+	return &drain.Helper{
+		Ctx:                 ctx,
+		Client:              r.Lab.Client,
+		IgnoreAllDaemonSets: true,
+		DeleteEmptyDirData:  true,
+		GracePeriodSeconds:  -1,
+		Timeout:             r.env.Scaled(Timeouts.Drain),
+		Out:                 out,
+		ErrOut:              out,
+		AdditionalFilters: []drain.PodFilter{func(p corev1.Pod) drain.PodDeleteStatus {
+			if p.Namespace == r.Lab.NodeAgentNamespace() {
+				return drain.MakePodDeleteStatusSkip()
+			}
+			return drain.MakePodDeleteStatusOkay()
+		}},
+		OnPodDeletedOrEvicted: func(p *corev1.Pod, usingEviction bool) {
+			r.env.Logf("drain %s: %s/%s gone (eviction API: %t)", r.Node, p.Namespace, p.Name, usingEviction)
+		},
+	}
+}
+
+// drain cordons the worker (remembering that it did) and evicts its pods.
+func (r *Runbook) drain(ctx context.Context) error {
+	n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, r.Node, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("get node %s: %w", r.Node, err)
+	}
+	h := r.drainHelper(ctx)
+	if !n.Spec.Unschedulable {
+		if err := drain.RunCordonOrUncordon(h, n, true); err != nil {
+			return fmt.Errorf("cordon %s: %w", r.Node, err)
+		}
+		r.cordoned = true
+	}
+	if err := drain.RunNodeDrain(h, r.Node); err != nil {
+		return fmt.Errorf("drain %s (pods that declare no controller are not evicted: delete them, or pick another worker): %w", r.Node, err)
+	}
+	return nil
+}
+
+// checkDrained fails when a pod a drain would evict runs on the worker.
+func (r *Runbook) checkDrained(ctx context.Context) error {
+	pods, err := r.Lab.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + r.Node})
+	if err != nil {
+		return fmt.Errorf("list the pods of %s: %w", r.Node, err)
+	}
+	var left []string
+	for _, p := range pods.Items {
+		if r.evictable(p) {
+			left = append(left, p.Namespace+"/"+p.Name)
+		}
+	}
+	n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, r.Node, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("get node %s: %w", r.Node, err)
+	}
+	if len(left) > 0 || !n.Spec.Unschedulable {
+		return fmt.Errorf("%s is not drained (unschedulable=%t; pods a drain evicts: %s)", r.Node, n.Spec.Unschedulable, strings.Join(left, ", "))
+	}
+	return nil
+}
+
+// uncordon makes the worker schedulable again if this run cordoned it.
+func (r *Runbook) uncordon(ctx context.Context) error {
+	if !r.cordoned {
+		return nil
+	}
+	n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, r.Node, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("get node %s: %w", r.Node, err)
+	}
+	if err := drain.RunCordonOrUncordon(r.drainHelper(ctx), n, false); err != nil {
+		return fmt.Errorf("uncordon %s: %w", r.Node, err)
+	}
+	r.cordoned = false
+	return nil
+}
+
+// logWriter sends the drain helper's lines to the scenario's log.
+type logWriter struct{ env scenarios.Env }
+
+func (w logWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if line != "" {
+			w.env.Logf("drain: %s", line)
+		}
+	}
+	return len(b), nil
+}
+
+var _ io.Writer = logWriter{}
