@@ -388,14 +388,21 @@ func restartWith(ctx context.Context, opts TuneOptions, config []byte, shows fun
 	if err != nil {
 		return err
 	}
+	lastPID := ""
 	what := "the restarted kubelet on " + node + " active and healthy, showing the new config in /configz, and the node Ready"
 	err = wait.Until(ctx, wait.Within{What: what, Timeout: opts.Timeout, Poll: restartPoll}, func(g gomega.Gomega) {
 		done, seen, err := restartDone(ctx, opts.Node, restartUnit)
 		g.Expect(err).NotTo(gomega.HaveOccurred(), "read the state of the scheduled restart %s", restartUnit)
 		g.Expect(done).To(gomega.BeTrue(), "last seen: the scheduled restart has not run yet (%s)", seen)
-		pid, err := nodeexec.Run(ctx, opts.Node, "pidof", "kubelet")
+		out, err := nodeexec.Run(ctx, opts.Node, "pidof", "kubelet")
 		g.Expect(err).NotTo(gomega.HaveOccurred(), "last seen: no kubelet process")
-		g.Expect(strings.TrimSpace(pid)).NotTo(gomega.Equal(oldPID), "last seen: the kubelet is still the old process %s", oldPID)
+		pid := strings.TrimSpace(out)
+		g.Expect(pid).NotTo(gomega.Equal(oldPID), "last seen: the kubelet is still the old process %s", oldPID)
+		// The same process in two polls: a kubelet that fails to start
+		// serves healthz and /configz for a fraction of a second first.
+		previous := lastPID
+		lastPID = pid
+		g.Expect(pid).To(gomega.Equal(previous), "last seen: kubelet process %s, new since the previous look", pid)
 		active, err := nodeexec.Run(ctx, opts.Node, "systemctl", "is-active", "kubelet")
 		g.Expect(err).NotTo(gomega.HaveOccurred(), "last seen: kubelet service: %s", strings.TrimSpace(active))
 		healthy, answer := Healthy(ctx, opts.Node)

@@ -27,7 +27,7 @@ var Timeouts = struct {
 	// Refused: the restarted kubelet logs the checkpoint refusal (systemd
 	// starts it RestartDelay after the rewrite; it fails within a second).
 	Refused time.Duration
-	// StaysDown: the kubelet's healthz keeps failing for this long after
+	// StaysDown: no kubelet process lives longLived for this long after
 	// the refusal, while systemd restarts it every second (kind's unit has
 	// RestartSec=1s and no start limit): it does not come back by itself.
 	StaysDown time.Duration
@@ -51,3 +51,7 @@ var Timeouts = struct {
 	Reconciled: time.Minute,
 	Poll:       time.Second,
 }
+
+// longLived is a kubelet process age that means it started: a refused
+// start exits within half a second.
+const longLived = 5 * time.Second
