@@ -17,6 +17,14 @@ const (
 	RedisUpstreamImage = "docker.io/library/redis:7.0.15"
 	RedisForgeImage    = "nodelab.local/redis:7.0.15-bookworm"
 
+	// NginxDebianVersion is bookworm's nginx in the suite's main archive,
+	// what the forge nginx image is made of and checks; NginxUpstreamImage
+	// is the same release (its binary is /usr/sbin/nginx too, and the
+	// scenario's configuration needs nothing else).
+	NginxDebianVersion = "1.22.1-9+deb12u9"
+	NginxUpstreamImage = "docker.io/library/nginx:1.22.1"
+	NginxForgeImage    = "nodelab.local/nginx:1.22.1-bookworm"
+
 	// ChaosMeshModuleVersion is the chaos-mesh Go module the forge builds
 	// from and whose Helm chart is installed (release-2.8 after v2.8.4; see
 	// ../shared/notes/chaos-mesh-offline.md §0: tagged releases do not
@@ -87,6 +95,7 @@ const MultiNetworkPolicyUnavailable = "MultiNetworkPolicy is not enforced on thi
 // Addon image names (Image.Name), also the forge recipe keys.
 const (
 	RedisImageName               = "redis"
+	NginxImageName               = "nginx"
 	ChaosMeshControllerImageName = "chaos-mesh"
 	ChaosMeshDaemonImageName     = "chaos-daemon"
 	MultusImageName              = "multus"
@@ -97,6 +106,11 @@ const (
 // Redis is the redis-cluster fixture's image.
 func Redis() Image {
 	return Image{Name: RedisImageName, Upstream: RedisUpstreamImage, Forge: RedisForgeImage}
+}
+
+// Nginx is the nginx-dns-cache scenario's reverse proxy image.
+func Nginx() Image {
+	return Image{Name: NginxImageName, Upstream: NginxUpstreamImage, Forge: NginxForgeImage}
 }
 
 // ChaosMesh are the images of the chaos-mesh addon (no dashboard, no DNS server).
@@ -143,5 +157,5 @@ func (i Image) Ref(src Source) string {
 // in the node image and not in Workloads(): labs get them on demand, when
 // a scenario or a profile addon needs them.
 func AddonImages() []Image {
-	return append(append([]Image{Redis()}, ChaosMesh()...), Multus(), Traefik(), Echo())
+	return append(append([]Image{Redis()}, ChaosMesh()...), Multus(), Traefik(), Echo(), Nginx())
 }

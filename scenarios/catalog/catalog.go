@@ -16,6 +16,7 @@ import (
 	"github.com/nodelab/nodelab/scenarios/labsmoke"
 	"github.com/nodelab/nodelab/scenarios/memorypressure"
 	"github.com/nodelab/nodelab/scenarios/multusnetwork"
+	"github.com/nodelab/nodelab/scenarios/nginxdnscache"
 	"github.com/nodelab/nodelab/scenarios/redisportforward"
 )
 
@@ -31,6 +32,7 @@ func All() []scenarios.Scenario {
 		imagefsstats.Scenario,
 		ipleak.Scenario,
 		cpumanager.Scenario,
+		nginxdnscache.Scenario,
 	}
 }
 

@@ -45,6 +45,8 @@ func addonRecipeFor(name string) (addonRecipe, bool) {
 		return multusImageRecipe, true
 	case images.RedisImageName:
 		return redisRecipe, true
+	case images.NginxImageName:
+		return nginxRecipe, true
 	case images.TraefikImageName:
 		return traefikImageRecipe, true
 	}

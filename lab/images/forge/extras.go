@@ -17,7 +17,7 @@ import (
 // are installed with apt into a copy of the node root filesystem (same
 // suite, same mirror), so each addon image can take the dependency closure
 // of its own packages from one dpkg database.
-var extrasPackages = []string{"redis-server", "redis-tools", "stress-ng", "ipset", "iproute2", "procps"}
+var extrasPackages = []string{"redis-server", "redis-tools", "stress-ng", "ipset", "iproute2", "procps", "nginx"}
 
 // maintainerOnly are packages that Depends pulls in only for maintainer
 // scripts (creating users at install time); images leave them out.
