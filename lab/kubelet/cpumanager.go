@@ -91,15 +91,3 @@ func Journal(ctx context.Context, node nodeexec.Node, since time.Time) (string, 
 	}
 	return out, nil
 }
-
-// Healthy reports whether the kubelet on node answers ok on its healthz
-// endpoint (127.0.0.1:10248, kubeadm's and kind's healthzBindAddress and
-// port), asked from inside the node; the answer or the error says what
-// was seen.
-func Healthy(ctx context.Context, node nodeexec.Node) (bool, string) {
-	out, err := nodeexec.Run(ctx, node, "curl", "-sS", "--max-time", strconv.Itoa(int(healthzTimeout.Seconds())), "http://127.0.0.1:10248/healthz")
-	if err != nil {
-		return false, err.Error()
-	}
-	return strings.TrimSpace(out) == "ok", strings.TrimSpace(out)
-}

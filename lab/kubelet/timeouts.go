@@ -12,9 +12,6 @@ const (
 	RestartDelay = 2 * time.Second
 )
 
-// healthzTimeout bounds one healthz request to the kubelet.
-const healthzTimeout = 2 * time.Second
-
 // restartAccuracy is the scheduled restart timer's AccuracySec (systemd's
 // default, one minute, lets it fire up to a minute late).
 const restartAccuracy = 100 * time.Millisecond

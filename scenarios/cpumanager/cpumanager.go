@@ -13,7 +13,9 @@
 // app container.
 //
 // Steps, top to bottom:
-//  1. prepare (setup): pick the worker with the fewest pods to evict; read
+//  1. prepare (setup): undo what an interrupted run left on any worker (a
+//     kubelet config backup, a cordon marked as this scenario's); pick the
+//     schedulable worker with the fewest pods to evict; read
 //     its CPUs (≥ 2 needed: one reserved, at least one exclusive), its
 //     kubelet's /configz and CPU manager checkpoint (policy none, as
 //     configured) and every pod container's cpuset (the whole node); drain
@@ -157,6 +159,9 @@ type Runbook struct {
 	wasUnschedulable bool
 	cordoned         bool
 	restoreKubelet   func(context.Context) error
+	// pinnedCreated: the check created its pods (the shared pool must be
+	// whole again before the restore).
+	pinnedCreated bool
 }
 
 // New returns a runbook for an environment.
@@ -174,11 +179,18 @@ func tuning() kubelet.Tuning {
 }
 
 func (r *Runbook) tuneOptions(resetState bool) kubelet.TuneOptions {
-	return kubelet.TuneOptions{Client: r.Lab.Client, Node: r.node, Timeout: r.t().NodeReady, ResetCPUManagerState: resetState, Log: r.env.Logf}
+	return r.tuneOptionsFor(r.node, resetState)
+}
+
+func (r *Runbook) tuneOptionsFor(node nodeexec.Node, resetState bool) kubelet.TuneOptions {
+	return kubelet.TuneOptions{Client: r.Lab.Client, Node: node, Timeout: r.t().NodeReady, ResetCPUManagerState: resetState, Log: r.env.Logf}
 }
 
 // Prepare picks and measures a worker, then drains it.
 func (r *Runbook) Prepare(ctx context.Context) error {
+	if err := r.repairInterrupted(ctx); err != nil {
+		return err
+	}
 	node, err := r.pickWorker(ctx)
 	if err != nil {
 		return err
@@ -209,22 +221,18 @@ func (r *Runbook) Prepare(ctx context.Context) error {
 	if state == nil || state.PolicyName != "none" {
 		return fmt.Errorf("node %s: the kubelet runs cpuManagerPolicy none but its checkpoint %s is %s", r.Node, kubelet.CPUManagerStatePath, describeState(state))
 	}
-	// The original config: a backup left by an interrupted run is it.
-	files, err := nodeexec.ReadFiles(ctx, r.node, kubelet.ConfigPath, kubelet.BackupPath)
-	if err != nil {
-		return err
-	}
-	r.configBefore = files[kubelet.ConfigPath]
-	if b, ok := files[kubelet.BackupPath]; ok {
-		r.configBefore = b
-	}
-
 	if err := r.readAllCPUs(ctx); err != nil {
 		return err
 	}
 	if pinned := r.pinnedContainers(ctx); pinned != "" {
 		return scenarios.Skipf("every container on %s should run on all of its CPUs (%s) under the none policy, to tell what the scenario leaves behind; measured: %s", r.Node, r.allCPUs, pinned)
 	}
+	// What the leak check compares with, once the scenario may change it.
+	b, err := nodeexec.ReadFile(ctx, r.node, kubelet.ConfigPath)
+	if err != nil {
+		return err
+	}
+	r.configBefore = b
 	if r.Namespace, err = r.Lab.CreateNamespace(ctx, "nodelab-cpu-manager"); err != nil {
 		return err
 	}
@@ -260,7 +268,7 @@ func (r *Runbook) PitfallCheckpointKept(ctx context.Context) error {
 	// (Its healthz is no measure: each failing start serves it for a
 	// fraction of a second before the container manager fails.)
 	err = wait.Holds(ctx, wait.Within{What: "no kubelet process on " + r.Node + " older than " + longLived.String() + ", the checkpoint still the none policy's", Timeout: r.env.Scaled(Timeouts.StaysDown), Poll: Timeouts.Poll}, func(g gomega.Gomega) {
-		ages, err := nodeexec.Run(ctx, r.node, "sh", "-c", `for p in $(pidof kubelet); do ps -o etimes= -p "$p"; done`)
+		ages, err := nodeexec.Run(ctx, r.node, "sh", "-c", `for p in $(pidof kubelet); do ps -o etimes= -p "$p" || :; done`)
 		g.Expect(err).NotTo(gomega.HaveOccurred())
 		for _, f := range strings.Fields(ages) {
 			age, err := strconv.Atoi(f)
@@ -355,6 +363,7 @@ func (r *Runbook) CheckInitCPUsReused(ctx context.Context) error {
 			}
 		}
 	}
+	r.pinnedCreated = true
 	running, err := r.Lab.CreatePodsOn(ctx, r.Namespace, r.Node, images.AgnhostImage, pods, r.t().PodStart)
 	if err != nil {
 		return fmt.Errorf("a Guaranteed pod whose init and app containers each ask for the %d exclusive CPU(s) left, and a Burstable pod: %w", r.exclusive, err)
@@ -425,15 +434,13 @@ func (r *Runbook) Cleanup(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if r.node != nil {
-		if ok, _ := kubelet.Healthy(ctx, r.node); ok {
-			if cz, err := kubelet.ReadConfigz(ctx, r.Lab.Client, r.Node); err == nil && cz.CPUManagerPolicy == Policy {
-				// Under the none policy nothing would widen a container
-				// the static policy narrowed: wait for it first.
-				if err := r.waitSharedPoolWhole(ctx); err != nil {
-					errs = append(errs, err)
-				}
-			}
+	if r.pinnedCreated {
+		// Under the none policy nothing would widen a container the
+		// static policy narrowed: wait for it first. (Only the check's
+		// pinned pod narrows them, and only a static kubelet that runs
+		// creates it.)
+		if err := r.waitSharedPoolWhole(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%w; the kubelet is restored anyway, and containers left narrowed stay so until they are recreated", err))
 		}
 	}
 	if r.restoreKubelet != nil {
@@ -514,9 +521,14 @@ func (r *Runbook) readAllCPUs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := nodeexec.ReadFile(ctx, r.node, nodeexec.CpusetFile(v, "/"))
+	file := nodeexec.CpusetFile(v, "/")
+	files, err := nodeexec.ReadFiles(ctx, r.node, file)
 	if err != nil {
 		return err
+	}
+	b, ok := files[file]
+	if !ok {
+		return scenarios.Skipf("the cpuset controller is not available to %s (%s has no %s): the containers' cpusets cannot be read", r.Node, v, file)
 	}
 	if r.allCPUs, err = cpuset.Parse(strings.TrimSpace(string(b))); err != nil {
 		return fmt.Errorf("node %s: the root cgroup's cpuset %q: %w", r.Node, b, err)

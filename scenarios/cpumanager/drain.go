@@ -9,8 +9,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/kubectl/pkg/drain"
 
+	"github.com/nodelab/nodelab/lab/kubelet"
 	"github.com/nodelab/nodelab/lab/nodeexec"
 	"github.com/nodelab/nodelab/scenarios"
 )
@@ -34,8 +36,79 @@ func (r *Runbook) pickWorker(ctx context.Context) (nodeexec.Node, error) {
 			count[p.Spec.NodeName]++
 		}
 	}
-	sort.SliceStable(workers, func(i, j int) bool { return count[workers[i].String()] < count[workers[j].String()] })
-	return workers[0], nil
+	// A cordoned worker would not take the check's pods.
+	var schedulable []nodeexec.Node
+	var cordoned []string
+	for _, w := range workers {
+		n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, w.String(), metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("get node %s: %w", w, err)
+		}
+		if n.Spec.Unschedulable {
+			cordoned = append(cordoned, w.String())
+			continue
+		}
+		schedulable = append(schedulable, w)
+	}
+	if len(schedulable) == 0 {
+		return nil, scenarios.Skipf("needs a schedulable worker (the check's pods run on it); %s's workers are all cordoned: %s", r.Lab.Name, strings.Join(cordoned, ", "))
+	}
+	sort.SliceStable(schedulable, func(i, j int) bool { return count[schedulable[i].String()] < count[schedulable[j].String()] })
+	return schedulable[0], nil
+}
+
+// repairInterrupted undoes what an interrupted run left on any worker: a
+// kubelet config backup (restored the way Restore does, checkpoint
+// included) and a cordon this scenario set (marked by cordonAnnotation).
+func (r *Runbook) repairInterrupted(ctx context.Context) error {
+	workers, err := r.Lab.Workers()
+	if err != nil {
+		return err
+	}
+	for _, w := range workers {
+		files, err := nodeexec.ReadFiles(ctx, w, kubelet.BackupPath)
+		if err != nil {
+			return err
+		}
+		if _, ok := files[kubelet.BackupPath]; ok {
+			r.env.Logf("%s holds %s from an interrupted run: restoring it first", w, kubelet.BackupPath)
+			if err := kubelet.Restore(ctx, r.tuneOptionsFor(w, false)); err != nil {
+				return err
+			}
+		}
+		n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, w.String(), metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("get node %s: %w", w, err)
+		}
+		if _, ours := n.Annotations[cordonAnnotation]; ours {
+			r.env.Logf("%s was cordoned by an interrupted run (%s): uncordoning it first", w, cordonAnnotation)
+			if err := r.setCordon(ctx, n, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// cordonAnnotation marks a node this scenario cordoned, so a later run
+// can tell its own cordon from one somebody else set.
+const cordonAnnotation = "nodelab.dev/cordoned-by-cpu-manager"
+
+// setCordon cordons or uncordons n with kubectl's drain library, marking
+// or unmarking it as cordoned by this scenario.
+func (r *Runbook) setCordon(ctx context.Context, n *corev1.Node, cordon bool) error {
+	if err := drain.RunCordonOrUncordon(r.drainHelper(ctx), n, cordon); err != nil {
+		return fmt.Errorf("cordon=%t %s: %w", cordon, n.Name, err)
+	}
+	value := "null"
+	if cordon {
+		value = `"true"`
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%s}}}`, cordonAnnotation, value)
+	if _, err := r.Lab.Client.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "nodelab"}); err != nil {
+		return fmt.Errorf("mark node %s (%s): %w", n.Name, cordonAnnotation, err)
+	}
+	return nil
 }
 
 // evictable says whether a drain evicts p: not a DaemonSet's, not a node
@@ -89,14 +162,13 @@ func (r *Runbook) drain(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("get node %s: %w", r.Node, err)
 	}
-	h := r.drainHelper(ctx)
 	if !n.Spec.Unschedulable {
-		if err := drain.RunCordonOrUncordon(h, n, true); err != nil {
-			return fmt.Errorf("cordon %s: %w", r.Node, err)
-		}
 		r.cordoned = true
+		if err := r.setCordon(ctx, n, true); err != nil {
+			return err
+		}
 	}
-	if err := drain.RunNodeDrain(h, r.Node); err != nil {
+	if err := drain.RunNodeDrain(r.drainHelper(ctx), r.Node); err != nil {
 		return fmt.Errorf("drain %s (pods that declare no controller are not evicted: delete them, or pick another worker): %w", r.Node, err)
 	}
 	return nil
@@ -133,8 +205,8 @@ func (r *Runbook) uncordon(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("get node %s: %w", r.Node, err)
 	}
-	if err := drain.RunCordonOrUncordon(r.drainHelper(ctx), n, false); err != nil {
-		return fmt.Errorf("uncordon %s: %w", r.Node, err)
+	if err := r.setCordon(ctx, n, false); err != nil {
+		return err
 	}
 	r.cordoned = false
 	return nil

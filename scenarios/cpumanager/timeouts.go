@@ -42,7 +42,7 @@ var Timeouts = struct {
 	Pitfall:     2 * time.Minute,
 	Fix:         6 * time.Minute,
 	Check:       4 * time.Minute,
-	Cleanup:     8 * time.Minute,
+	Cleanup:     10 * time.Minute,
 	LeftNothing: time.Minute,
 
 	Drain:      2 * time.Minute,

@@ -31,7 +31,7 @@
 //     proxy_pass): the same load and the same replacement; the last failed
 //     request ends within Valid + the DNS TTL (+ one request timeout) of
 //     the old pods going, every request after it succeeds for at least
-//     MinHealthy, and nginx's log names no old address after that.
+//     MinHealthy.
 //     Both runs are plotted as timelines (ok and failures per second, with
 //     the replacement's events).
 //  4. nothing left: the namespace deleted, no port-forward open.
@@ -68,6 +68,7 @@ import (
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/instruments/loadprobe"
 	"github.com/nodelab/nodelab/lab/instruments/portforward"
+	"github.com/nodelab/nodelab/lab/kubelet"
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
@@ -170,7 +171,11 @@ func (r *Runbook) Deploy(ctx context.Context) error {
 		return err
 	}
 	r.Namespace = ns
-	r.Backend = "backends." + ns + ".svc.cluster.local"
+	domain, err := r.clusterDomain(ctx)
+	if err != nil {
+		return err
+	}
+	r.Backend = "backends." + ns + ".svc." + domain
 	if err := manifest.CreateFile(ctx, r.Lab.Config, fixtures.FS, "nginx-dns-cache/backends.yaml", manifest.InNamespace(ns)); err != nil {
 		return err
 	}
@@ -218,7 +223,7 @@ func (r *Runbook) Deploy(ctx context.Context) error {
 		}
 	}
 	for _, p := range pods {
-		if _, err := r.Lab.WaitPodRunning(ctx, ns, p.Name, r.t().PodStart); err != nil {
+		if err := r.waitReady(ctx, p.Name); err != nil {
 			return err
 		}
 	}
@@ -262,6 +267,9 @@ func (r *Runbook) measure(ctx context.Context, pod string, stopAt func(*run) tim
 	url := "http://" + fw.Addr() + "/hostname"
 	// nginx answers with a backend's name before the load starts.
 	err = wait.Until(ctx, wait.Within{What: "a backend's hostname through " + pod, Timeout: r.env.Scaled(Timeouts.FirstAnswer), Poll: Timeouts.Poll}, func(g gomega.Gomega) {
+		if err := fw.Err(); err != nil {
+			gomega.StopTrying("the port-forward to " + pod + " stopped: " + err.Error()).Now()
+		}
 		body, status, err := get(ctx, url)
 		g.Expect(err).NotTo(gomega.HaveOccurred())
 		g.Expect(status).To(gomega.Equal(http.StatusOK), "status through nginx; body %q", body)
@@ -329,6 +337,12 @@ func (r *Runbook) measure(ctx context.Context, pod string, stopAt func(*run) tim
 		return nil, out.err
 	}
 	rn.res = out.res
+	if rn.res.Stop != loadprobe.StopCanceled {
+		return nil, fmt.Errorf("the load probe stopped by itself (%s) before the observation ended: %s", rn.res.Stop, rn.res.Summary())
+	}
+	if len(rn.res.Requests) == 0 {
+		return nil, fmt.Errorf("the load probe sent no request")
+	}
 	r.env.Timeline("nginx-"+pod, rn.res.Timeline(pod+": requests through nginx while the backends are replaced", rn.events))
 	return rn, nil
 }
@@ -352,8 +366,11 @@ func (r *Runbook) PitfallStaticResolve(ctx context.Context) error {
 		return fmt.Errorf("%d of %d requests through nginx-static started after the old backends were gone succeeded: nginx reached the new backends (old %s, new %s)", ok, len(broken), addrList(rn.old), addrList(rn.fresh))
 	}
 	afterDNS := rn.after(rn.dnsNew)
-	window := rn.cut.Sub(rn.dnsNew).Round(time.Second)
-	if len(afterDNS) == 0 || window < MinBroken {
+	window := time.Duration(0)
+	if len(afterDNS) > 0 {
+		window = afterDNS[len(afterDNS)-1].End.Sub(rn.dnsNew).Round(time.Second)
+	}
+	if window < MinBroken-RequestTimeout {
 		return fmt.Errorf("watched only %s (%d requests) after CoreDNS answered the new addresses, want %s", window, len(afterDNS), MinBroken)
 	}
 	upstreams, err := r.failedUpstreams(ctx, "nginx-static")
@@ -401,11 +418,15 @@ func (r *Runbook) FixResolver(ctx context.Context) error {
 		return fmt.Errorf("nginx-resolver failed requests until %s after the old backends were gone, beyond valid (%s) + the DNS TTL (%s) + one request timeout (%s) = %s; failures: %s",
 			recovery.Round(displayRound), Valid, r.TTL, RequestTimeout, bound, classes(failures))
 	}
-	healthy := rn.cut.Sub(rn.oldGone.Add(recovery))
-	if healthy < MinHealthy {
+	recovered := rn.after(rn.oldGone.Add(recovery))
+	healthy := time.Duration(0)
+	if len(recovered) > 0 {
+		healthy = recovered[len(recovered)-1].End.Sub(rn.oldGone.Add(recovery))
+	}
+	if healthy < MinHealthy-RequestTimeout {
 		return fmt.Errorf("watched only %s of successful requests after the recovery, want %s", healthy.Round(time.Second), MinHealthy)
 	}
-	if ok := countOK(rn.after(rn.oldGone.Add(recovery)), func(loadprobe.Request) bool { return true }); ok == 0 {
+	if ok := countOK(recovered, func(loadprobe.Request) bool { return true }); ok == 0 {
 		return fmt.Errorf("no request succeeded after the recovery")
 	}
 	r.env.Logf("nginx-resolver: %d of %d requests failed (%s); the last failure ended %s after the old backends went (bound %s = valid %s + TTL %s + request timeout %s); ok for %s after",
@@ -428,6 +449,44 @@ func (r *Runbook) LeftNothing(context.Context) error {
 		return fmt.Errorf("%d port-forward(s) still open", n)
 	}
 	return nil
+}
+
+// clusterDomain is the Services' DNS domain, from a node's kubelet.
+func (r *Runbook) clusterDomain(ctx context.Context) (string, error) {
+	nodes, err := r.Lab.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", fmt.Errorf("list nodes: %w", err)
+	}
+	if len(nodes.Items) == 0 {
+		return "", fmt.Errorf("the cluster has no node")
+	}
+	cz, err := kubelet.ReadConfigz(ctx, r.Lab.Client, nodes.Items[0].Name)
+	if err != nil {
+		return "", err
+	}
+	if cz.ClusterDomain == "" {
+		return "", fmt.Errorf("node %s's kubelet has no clusterDomain in /configz", nodes.Items[0].Name)
+	}
+	return strings.TrimSuffix(cz.ClusterDomain, "."), nil
+}
+
+// waitReady waits until the pod reports Ready (nginx answers its
+// readiness probe, so a port-forward finds it listening).
+func (r *Runbook) waitReady(ctx context.Context, pod string) error {
+	return wait.Until(ctx, wait.Within{What: "pod " + r.Namespace + "/" + pod + " Ready", Timeout: r.t().PodStart, Poll: Timeouts.Poll}, func(g gomega.Gomega) {
+		p, err := r.Lab.Client.CoreV1().Pods(r.Namespace).Get(ctx, pod, metav1.GetOptions{})
+		g.Expect(err).NotTo(gomega.HaveOccurred())
+		if p.Status.Phase == corev1.PodFailed {
+			gomega.StopTrying(fmt.Sprintf("pod %s failed: %s %s", pod, p.Status.Reason, p.Status.Message)).Now()
+		}
+		ready := false
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				ready = c.Status == corev1.ConditionTrue
+			}
+		}
+		g.Expect(ready).To(gomega.BeTrue(), "last seen: phase %s, container statuses %+v", p.Status.Phase, p.Status.ContainerStatuses)
+	})
 }
 
 // restartBackends replaces every backend pod, as kubectl rollout restart.

@@ -48,7 +48,8 @@ var Timeouts = struct {
 	// DNSUpdated: every CoreDNS pod answers the new addresses (CoreDNS's
 	// cache keeps an answer up to its TTL, 30 s in kubeadm's Corefile).
 	DNSUpdated time.Duration
-	// ProbeMax is the probe's own hard bound; each side stops it sooner.
+	// ProbeMax is the probe's own hard bound (Side's); each side stops it
+	// sooner, and a probe that stopped by itself fails the side.
 	ProbeMax time.Duration
 	// Poll and FastPoll are how often the waits look (FastPoll for the
 	// moment the old backends are gone). Not scaled.
@@ -61,7 +62,7 @@ var Timeouts = struct {
 
 	FirstAnswer: time.Minute,
 	DNSUpdated:  90 * time.Second,
-	ProbeMax:    3 * time.Minute,
+	ProbeMax:    4 * time.Minute,
 	Poll:        time.Second,
 	FastPoll:    250 * time.Millisecond,
 }
