@@ -26,44 +26,79 @@ const redisUser = "65532:65532"
 // skeleton layer (users, CA bundle), busybox (a shell for Jobs), the
 // packages' dependency closure and a writable /data.
 func redisRecipe(_ context.Context, f *Forge, img images.Image) ([]stepSpec, error) {
-	pkgLayer := f.layerPath("pkgs-redis")
 	dataLayer := f.layerPath("data-redis")
-	key := inputsKey("redis", img.Forge, extrasKey(), netbaseKey(), redisUser, images.RedisDebianVersion)
+	return f.debianImageSteps(img, debianImage{
+		Roots:   redisRoots,
+		Pin:     "redis-server",
+		Version: images.RedisDebianVersion,
+		Key:     []string{redisUser},
+		Config: v1.Config{
+			Entrypoint: []string{"redis-server"},
+			User:       redisUser,
+			WorkingDir: "/data",
+			Env:        []string{defaultPath},
+			ExposedPorts: map[string]struct{}{
+				"6379/tcp": {}, "16379/tcp": {},
+			},
+		},
+		ExtraLayer: func() (string, error) {
+			l, err := newLayer(dataLayer, gzip.DefaultCompression)
+			if err != nil {
+				return "", err
+			}
+			return dataLayer, errors.Join(l.dirOwned("data", 0o755, 65532, 65532), l.close())
+		},
+	}), nil
+}
+
+// debianImage is an addon image cut from Debian packages of the shared
+// extras tree: the skeleton and busybox layers, the dependency closure of
+// Roots, and optionally one more layer.
+type debianImage struct {
+	// Roots are the packages whose closure the image holds; Pin is the one
+	// whose installed version must be Version (the image claims it).
+	Roots        []string
+	Pin, Version string
+	// Key lists what else the image depends on (its user, for instance).
+	Key    []string
+	Config v1.Config
+	// ExtraLayer, when set, writes one more layer and returns its path.
+	ExtraLayer func() (string, error)
+}
+
+// debianImageSteps returns the steps that build img as d says: the node
+// root filesystem, the skeleton layers, the extras tree, then the image
+// (written as an archive and loaded into the local engine).
+func (f *Forge) debianImageSteps(img images.Image, d debianImage) []stepSpec {
+	key := inputsKey(append([]string{img.Name, img.Forge, extrasKey(), netbaseKey()}, append(d.Key, d.Version)...)...)
 	archive := f.archivePath(img)
+	pkgLayer := f.layerPath("pkgs-" + img.Name)
 	image := stepSpec{
 		name:  "image-" + img.Name,
-		title: "Building image " + img.Forge + " from Debian's redis " + images.RedisDebianVersion,
+		title: "Building image " + img.Forge + " from Debian's " + img.Name + " " + d.Version,
 		key:   key,
 		present: func(ctx context.Context) bool {
 			_, err := os.Stat(archive)
 			return err == nil && f.imageHasKey(ctx, img.Forge, key)
 		},
 		run: func(ctx context.Context, log io.Writer) error {
-			if err := checkInstalledVersion(f.extrasDir(), "redis-server", images.RedisDebianVersion); err != nil {
+			if err := checkInstalledVersion(f.extrasDir(), d.Pin, d.Version); err != nil {
 				return err
 			}
-			if err := buildPackagesLayer(ctx, log, f.extrasDir(), pkgLayer, redisRoots); err != nil {
+			if err := buildPackagesLayer(ctx, log, f.extrasDir(), pkgLayer, d.Roots); err != nil {
 				return err
 			}
 			defer os.Remove(pkgLayer)
-			l, err := newLayer(dataLayer, gzip.DefaultCompression)
-			if err != nil {
-				return err
+			layers := []string{f.layerPath(layerSkeleton), f.layerPath(layerBusybox), pkgLayer}
+			if d.ExtraLayer != nil {
+				extra, err := d.ExtraLayer()
+				if err != nil {
+					return err
+				}
+				defer os.Remove(extra)
+				layers = append(layers, extra)
 			}
-			if err := errors.Join(l.dirOwned("data", 0o755, 65532, 65532), l.close()); err != nil {
-				return err
-			}
-			defer os.Remove(dataLayer)
-			cfg := v1.Config{
-				Entrypoint: []string{"redis-server"},
-				User:       redisUser,
-				WorkingDir: "/data",
-				Env:        []string{defaultPath},
-				ExposedPorts: map[string]struct{}{
-					"6379/tcp": {}, "16379/tcp": {},
-				},
-			}
-			image, err := newImage(cfg, key, f.layerPath(layerSkeleton), f.layerPath(layerBusybox), pkgLayer, dataLayer)
+			image, err := newImage(d.Config, key, layers...)
 			if err != nil {
 				return err
 			}
@@ -73,7 +108,7 @@ func redisRecipe(_ context.Context, f *Forge, img images.Image) ([]stepSpec, err
 			return f.dockerLoadFile(ctx, log, img.Forge, archive)
 		},
 	}
-	return []stepSpec{f.rootfsStep(), f.netbaseStep(), f.extrasStep(), image}, nil
+	return []stepSpec{f.rootfsStep(), f.netbaseStep(), f.extrasStep(), image}
 }
 
 // checkInstalledVersion fails when root's dpkg database has another version
