@@ -76,6 +76,17 @@ const (
 	TraefikUpstreamImage = "docker.io/library/traefik:" + TraefikVersion
 	TraefikForgeImage    = "nodelab.local/traefik:" + TraefikVersion
 
+	// NodeProblemDetectorModule and NodeProblemDetectorVersion are the
+	// node-problem-detector release the oom-events scenario runs: its
+	// kernel monitor turns the kernel's OOM kill lines into Node events
+	// with reason OOMKilling (the reason the seed's log query counts; the
+	// kubelet emits none for a container's OOM kill). v0.8.20 downloads
+	// and builds here (no version list is served, the exact version is).
+	NodeProblemDetectorModule        = "k8s.io/node-problem-detector"
+	NodeProblemDetectorVersion       = "v0.8.20"
+	NodeProblemDetectorUpstreamImage = "registry.k8s.io/node-problem-detector/node-problem-detector:" + NodeProblemDetectorVersion
+	NodeProblemDetectorForgeImage    = LocalRegistry + "/node-problem-detector:" + NodeProblemDetectorVersion
+
 	// EchoForgeImage is nodelab's own HTTP backend (cmd/nodelab-echo),
 	// built from this module's source tree. No registry has it, so its
 	// Upstream is the same reference and every lab builds it (LocalOnly).
@@ -101,6 +112,7 @@ const (
 	MultusImageName              = "multus"
 	TraefikImageName             = "traefik"
 	EchoImageName                = "echo"
+	NodeProblemDetectorImageName = "node-problem-detector"
 )
 
 // Redis is the redis-cluster fixture's image.
@@ -137,6 +149,11 @@ func Echo() Image {
 	return Image{Name: EchoImageName, Upstream: EchoForgeImage, Forge: EchoForgeImage}
 }
 
+// NodeProblemDetector is the oom-events scenario's kernel-log watcher.
+func NodeProblemDetector() Image {
+	return Image{Name: NodeProblemDetectorImageName, Upstream: NodeProblemDetectorUpstreamImage, Forge: NodeProblemDetectorForgeImage}
+}
+
 // LocalOnly reports whether no registry has the image (its Upstream is a
 // forge reference), so even a lab that pulls its images must have the
 // forge build it and load it into the nodes.
@@ -157,5 +174,5 @@ func (i Image) Ref(src Source) string {
 // in the node image and not in Workloads(): labs get them on demand, when
 // a scenario or a profile addon needs them.
 func AddonImages() []Image {
-	return append(append([]Image{Redis()}, ChaosMesh()...), Multus(), Traefik(), Echo(), Nginx())
+	return append(append([]Image{Redis()}, ChaosMesh()...), Multus(), Traefik(), Echo(), Nginx(), NodeProblemDetector())
 }

@@ -84,6 +84,14 @@ type Configz struct {
 	KubeReserved                     map[string]string `json:"kubeReserved"`
 	// ClusterDomain is the DNS domain pods resolve Services under.
 	ClusterDomain string `json:"clusterDomain"`
+	// SystemReserved, CgroupDriver, CgroupRoot and EnforceNodeAllocatable
+	// say where the pods' cgroup is and what limits it: with "pods" in
+	// EnforceNodeAllocatable, the kubelet limits it to capacity −
+	// kubeReserved − systemReserved.
+	SystemReserved         map[string]string `json:"systemReserved"`
+	CgroupDriver           string            `json:"cgroupDriver"`
+	CgroupRoot             string            `json:"cgroupRoot"`
+	EnforceNodeAllocatable []string          `json:"enforceNodeAllocatable"`
 }
 
 // ReadConfigz reads the running kubelet's configuration of node through
@@ -253,6 +261,7 @@ type restoredFields struct {
 	EvictionHard          map[string]string `json:"evictionHard"`
 	CPUManagerPolicy      string            `json:"cpuManagerPolicy"`
 	TopologyManagerPolicy string            `json:"topologyManagerPolicy"`
+	KubeReserved          map[string]string `json:"kubeReserved"`
 }
 
 func (f *restoredFields) defaults() {
@@ -299,6 +308,16 @@ func Restore(ctx context.Context, opts TuneOptions) error {
 	err = restartWith(ctx, opts, original, func(c *Configz) bool {
 		for k, v := range want.EvictionHard {
 			if c.EvictionHard[k] != v {
+				return false
+			}
+		}
+		// A reservation the tuning added must be gone (/configz omits an
+		// empty map).
+		if len(c.KubeReserved) != len(want.KubeReserved) {
+			return false
+		}
+		for k, v := range want.KubeReserved {
+			if c.KubeReserved[k] != v {
 				return false
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/nodelab/nodelab/scenarios/memorypressure"
 	"github.com/nodelab/nodelab/scenarios/multusnetwork"
 	"github.com/nodelab/nodelab/scenarios/nginxdnscache"
+	"github.com/nodelab/nodelab/scenarios/oomevents"
 	"github.com/nodelab/nodelab/scenarios/redisportforward"
 )
 
@@ -33,6 +34,7 @@ func All() []scenarios.Scenario {
 		ipleak.Scenario,
 		cpumanager.Scenario,
 		nginxdnscache.Scenario,
+		oomevents.Scenario,
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,44 +16,10 @@ import (
 	"github.com/nodelab/nodelab/scenarios"
 )
 
-// pickWorker returns the worker with the fewest pods a drain would evict.
+// pickWorker returns the schedulable worker with the fewest pods a drain
+// would evict.
 func (r *Runbook) pickWorker(ctx context.Context) (nodeexec.Node, error) {
-	workers, err := r.Lab.Workers()
-	if err != nil {
-		return nil, err
-	}
-	if len(workers) == 0 {
-		return nil, scenarios.Skipf("needs a worker (the control plane's kubelet is not restarted); %s has none", r.Lab.Name)
-	}
-	pods, err := r.Lab.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("list pods: %w", err)
-	}
-	count := map[string]int{}
-	for _, p := range pods.Items {
-		if r.evictable(p) {
-			count[p.Spec.NodeName]++
-		}
-	}
-	// A cordoned worker would not take the check's pods.
-	var schedulable []nodeexec.Node
-	var cordoned []string
-	for _, w := range workers {
-		n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, w.String(), metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("get node %s: %w", w, err)
-		}
-		if n.Spec.Unschedulable {
-			cordoned = append(cordoned, w.String())
-			continue
-		}
-		schedulable = append(schedulable, w)
-	}
-	if len(schedulable) == 0 {
-		return nil, scenarios.Skipf("needs a schedulable worker (the check's pods run on it); %s's workers are all cordoned: %s", r.Lab.Name, strings.Join(cordoned, ", "))
-	}
-	sort.SliceStable(schedulable, func(i, j int) bool { return count[schedulable[i].String()] < count[schedulable[j].String()] })
-	return schedulable[0], nil
+	return scenarios.QuietestWorker(ctx, r.env, "the control plane's kubelet is not restarted, and the check's pods run on it")
 }
 
 // repairInterrupted undoes what an interrupted run left on any worker: a
@@ -111,25 +76,8 @@ func (r *Runbook) setCordon(ctx context.Context, n *corev1.Node, cordon bool) er
 	return nil
 }
 
-// evictable says whether a drain evicts p: not a DaemonSet's, not a node
-// agent (nodelab reaches the node through it), not a mirror pod, not done.
-func (r *Runbook) evictable(p corev1.Pod) bool {
-	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-		return false
-	}
-	if _, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
-		return false
-	}
-	if p.Namespace == r.Lab.NodeAgentNamespace() {
-		return false
-	}
-	for _, o := range p.OwnerReferences {
-		if o.Kind == "DaemonSet" {
-			return false
-		}
-	}
-	return true
-}
+// evictable says whether a drain evicts p (scenarios.WorkloadPod).
+func (r *Runbook) evictable(p corev1.Pod) bool { return scenarios.WorkloadPod(r.env, p) }
 
 // drainHelper is kubectl drain's library with the options `kubectl drain
 // --ignore-daemonsets --delete-emptydir-data` has, leaving node agent pods.

@@ -49,6 +49,8 @@ func addonRecipeFor(name string) (addonRecipe, bool) {
 		return nginxRecipe, true
 	case images.TraefikImageName:
 		return traefikImageRecipe, true
+	case images.NodeProblemDetectorImageName:
+		return npdImageRecipe, true
 	}
 	return nil, false
 }

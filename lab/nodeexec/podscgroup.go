@@ -1,0 +1,37 @@
+package nodeexec
+
+import (
+	"fmt"
+	"strings"
+)
+
+// PodsCgroupPath is the cgroup path of the kubelet's pods cgroup
+// ("kubepods"), the parent of every pod's, for a kubelet's cgroupDriver and
+// cgroupRoot (its /configz): with kind's settings
+// /kubelet.slice/kubelet-kubepods.slice (systemd) or /kubelet/kubepods
+// (cgroupfs); with the kubelet's defaults /kubepods.slice or /kubepods.
+// With enforceNodeAllocatable "pods" the kubelet limits its memory to the
+// node's capacity minus kubeReserved and systemReserved.
+func PodsCgroupPath(driver CgroupDriver, root string) (string, error) {
+	var name []string
+	for _, p := range strings.Split(root, "/") {
+		if p != "" {
+			name = append(name, p)
+		}
+	}
+	name = append(name, "kubepods")
+	switch driver {
+	case DriverCgroupfs:
+		return "/" + strings.Join(name, "/"), nil
+	case DriverSystemd:
+		var b strings.Builder
+		prefix := ""
+		for _, part := range name {
+			prefix += strings.ReplaceAll(part, "-", "_")
+			b.WriteString("/" + prefix + ".slice")
+			prefix += "-"
+		}
+		return b.String(), nil
+	}
+	return "", fmt.Errorf("cgroup driver %q is neither %s nor %s", driver, DriverSystemd, DriverCgroupfs)
+}
