@@ -40,8 +40,16 @@ const (
 
 // Upstream node images.
 const (
+	// UpstreamKubernetesVersion is the Kubernetes release in
+	// UpstreamNodeImage. It is not KubernetesVersion: kind v0.33.0 names
+	// v1.37.0 as its default, the only node image pinned by digest that
+	// can be checked here (no registry), while the forge builds the newest
+	// patch release that downloads from the module proxy (v1.37.1). Online
+	// and offline labs therefore run different patch releases; a profile's
+	// nodeImage picks another.
+	UpstreamKubernetesVersion = "v1.37.0"
 	// UpstreamNodeImage is kind v0.33's default node image.
-	UpstreamNodeImage = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"
+	UpstreamNodeImage = "kindest/node:" + UpstreamKubernetesVersion + "@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"
 	// ForgeNodeImage is the node image the forge builds into the local engine.
 	ForgeNodeImage = "nodelab.local/kind-node:" + KubernetesVersion
 	// ForgeBaseImage is the forge's kind base image (Debian + systemd + containerd).

@@ -32,13 +32,16 @@ func newImages(g *globals) *cobra.Command {
 			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tUPSTREAM\tFORGE\tWHERE")
 			for _, im := range images.ForSource(p.ImageSource) {
-				where := "loaded into nodes"
-				if im.Preloaded {
-					where = "preloaded in the node image"
-				} else if im.Name == "node" {
-					where = "node container image"
+				where, upstream := "loaded into nodes", im.Upstream
+				switch {
+				case im.Preloaded:
+					// kind's node image carries its own components (its
+					// Kubernetes release, kindnetd rather than flannel).
+					where, upstream = "preloaded in the forge node image", "(in kindest/node "+images.UpstreamKubernetesVersion+": its own)"
+				case im.Name == "node":
+					where = fmt.Sprintf("node container image (Kubernetes %s upstream, %s forge)", images.UpstreamKubernetesVersion, images.KubernetesVersion)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Name, im.Upstream, im.Forge, where)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Name, upstream, im.Forge, where)
 			}
 			for _, im := range images.AddonImages() {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Name, im.Upstream, im.Forge, "addon, on demand (images build --image "+im.Name+")")
