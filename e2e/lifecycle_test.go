@@ -2,18 +2,27 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/nodelab/nodelab/lab"
+	"github.com/nodelab/nodelab/lab/kubelet"
+	"github.com/nodelab/nodelab/lab/manifest"
+	"github.com/nodelab/nodelab/lab/nodeexec"
 	"github.com/nodelab/nodelab/lab/profile"
 )
 
@@ -67,4 +76,72 @@ func labContainers(ctx context.Context, name string) []string {
 	out, err := exec.CommandContext(ctx, "docker", "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster="+name, "--format", "{{.Names}}").Output()
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	return strings.Fields(string(out))
+}
+
+// Interrupting `nodelab run` in the middle of a step that changed a node
+// must leave the node as it was: the CLI runs the scenario's cleanup and
+// leak checks after the signal. Checked here independently of those leak
+// checks: every worker's kubelet config byte for byte with no backup left,
+// nodes Ready and schedulable as before, the scenario's namespace and any
+// cluster-scoped object gone. Runs against the suite's lab through
+// --kubeconfig (so attach mode, with consent to change nodes).
+var _ = ginkgo.Describe("nodelab run interrupted", Lifecycle, Slow, Disruptive, ginkgo.Serial, func() {
+	ginkgo.DescribeTable("cleans up and restores the node",
+		func(ctx ginkgo.SpecContext, id string, sig syscall.Signal, during string) {
+			if err := theLab.NodeAccess(); err != nil {
+				ginkgo.Skip("checks the nodes' kubelet config through node access; measured: " + err.Error())
+			}
+			cli, err := gexec.Build("github.com/nodelab/nodelab/cmd/nodelab")
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			ginkgo.DeferCleanup(gexec.CleanupBuildArtifacts)
+			before := workerState(ctx)
+
+			cmd := exec.Command(cli, "run", id, "--kubeconfig", theLab.Kubeconfig, "--allow-node-changes", "--state-dir", ginkgo.GinkgoT().TempDir())
+			session, err := gexec.Start(cmd, ginkgo.GinkgoWriter, ginkgo.GinkgoWriter)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			ginkgo.DeferCleanup(session.Kill)
+
+			ginkgo.By("waiting for: " + during)
+			gomega.Eventually(session.Out).WithTimeout(5*time.Minute).Should(gbytes.Say(regexp.QuoteMeta(during)), "nodelab run %s reaching %q", id, during)
+			ginkgo.By("sending " + sig.String())
+			session.Signal(sig)
+			gomega.Eventually(session).WithTimeout(10*time.Minute).Should(gexec.Exit(130), "nodelab run exits with 130 after cleaning up")
+			gomega.Expect(string(session.Err.Contents())).To(gomega.ContainSubstring("interrupted"))
+			out := string(session.Out.Contents())
+			gomega.Expect(out).To(gomega.MatchRegexp(`(?m)^PASS  `+regexp.QuoteMeta(id)+` / cleanup`), "the cleanup ran and passed")
+			gomega.Expect(out).To(gomega.MatchRegexp(`(?m)^PASS  `+regexp.QuoteMeta(id)+` / leaves`), "the leak checks ran and passed")
+
+			ginkgo.By("checking the workers and the cluster ourselves")
+			gomega.Expect(workerState(ctx)).To(gomega.Equal(before), "kubelet config, backup, readiness and schedulability of every worker")
+			nss, err := theLab.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			for _, ns := range nss.Items {
+				gomega.Expect(ns.Name).NotTo(gomega.HavePrefix("nodelab-"+id+"-"), "namespace left by the interrupted run")
+			}
+			crbs, err := theLab.Client.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{LabelSelector: manifest.ManagedByLabel + "=" + manifest.ManagedByValue})
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			gomega.Expect(crbs.Items).To(gomega.BeEmpty(), "ClusterRoleBindings made by nodelab")
+		},
+		ginkgo.Entry("SIGINT while oom-events' replicas burst on a retuned kubelet", "oom-events", syscall.SIGINT, "burst: 3 replicas (requests <nil>)", ginkgo.NodeTimeout(20*time.Minute)),
+		ginkgo.Entry("SIGTERM while cpu-manager's kubelet refuses to start", "cpu-manager", syscall.SIGTERM, "(not waited for)", ginkgo.NodeTimeout(20*time.Minute)),
+	)
+})
+
+// workerState is what an interrupted run must not change on the workers:
+// each one's kubelet config file (and that no backup exists), readiness
+// and schedulability.
+func workerState(ctx context.Context) map[string]string {
+	workers, err := theLab.Workers()
+	gomega.Expect(err).NotTo(gomega.HaveOccurred())
+	state := map[string]string{}
+	for _, w := range workers {
+		files, err := nodeexec.ReadFiles(ctx, w, kubelet.ConfigPath, kubelet.BackupPath)
+		gomega.Expect(err).NotTo(gomega.HaveOccurred())
+		n, err := theLab.Client.CoreV1().Nodes().Get(ctx, w.String(), metav1.GetOptions{})
+		gomega.Expect(err).NotTo(gomega.HaveOccurred())
+		_, backup := files[kubelet.BackupPath]
+		sum := sha256.Sum256(files[kubelet.ConfigPath])
+		state[w.String()] = fmt.Sprintf("config sha256 %x, backup %t, ready %t, unschedulable %t", sum[:8], backup, lab.NodeReady(n), n.Spec.Unschedulable)
+	}
+	return state
 }

@@ -56,6 +56,20 @@ var (
 	scoreAdjPart = regexp.MustCompile(`oom_score_adj:(-?\d+)`)
 )
 
+// maxKillLookahead bounds how far after an "oom-kill:" line its "Killed
+// process" line is looked for.
+const maxKillLookahead = 64
+
+// BestEffort reports whether the victim was in a BestEffort pod: its
+// oom_score_adj is 1000, or, on kernels that do not print it, its cgroup
+// is under the kubelet's besteffort QoS cgroup.
+func (k OOMKill) BestEffort() bool {
+	if k.HasScoreAdj {
+		return k.OOMScoreAdj == 1000
+	}
+	return strings.Contains(k.TaskMemcg, "besteffort")
+}
+
 // KernelLogLine is one line of the kernel log.
 type KernelLogLine struct {
 	At   float64
@@ -107,8 +121,12 @@ func ParseOOMKills(lines []KernelLogLine) []OOMKill {
 				k.PID, _ = strconv.Atoi(v)
 			}
 		}
-		// The "Killed process" line follows within a few lines.
-		for j := i + 1; j < len(lines) && j <= i+4; j++ {
+		// The "Killed process" line follows, maybe after other CPUs'
+		// lines; look until the next kill's summary.
+		for j := i + 1; j < len(lines) && j <= i+maxKillLookahead; j++ {
+			if oomKillLine.MatchString(lines[j].Text) {
+				break
+			}
 			km := killedLine.FindStringSubmatch(lines[j].Text)
 			if km == nil {
 				continue
@@ -129,11 +147,22 @@ func ParseOOMKills(lines []KernelLogLine) []OOMKill {
 }
 
 // ReadKernelLog runs dmesg on the node (the kernel log, which a kind node
-// shares with the host and every other container on it).
+// shares with the host and every other container on it). A log with
+// lines but no timestamps (printk.time=0) is an error: kills could not be
+// told apart in time.
 func ReadKernelLog(ctx context.Context, node Node) ([]KernelLogLine, error) {
 	out, err := Run(ctx, node, "dmesg")
 	if err != nil {
 		return nil, fmt.Errorf("read the kernel log on %s: %w", node, err)
 	}
-	return ParseKernelLog(out), nil
+	lines := ParseKernelLog(out)
+	if len(lines) == 0 && strings.TrimSpace(out) != "" {
+		return nil, fmt.Errorf("the kernel log on %s has no timestamps (\"[seconds] text\" lines; printk.time=0?): %q", node, firstLine(out))
+	}
+	return lines, nil
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return l
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
@@ -18,8 +19,11 @@ import (
 
 // EventLine is one exported event, written as one JSON line: what an event
 // exporter to stdout writes and a log query (the seed's Loki
-// `count_over_time({...} |= "OOMKilling" [1m])`) counts.
+// `count_over_time({...} |= "OOMKilling" [1m])`) counts. Seen is when the
+// exporter wrote it (the log line's own timestamp, which such a query
+// buckets by), on this host's clock; Time is the event's.
 type EventLine struct {
+	Seen      time.Time `json:"seen"`
 	Time      time.Time `json:"time"`
 	Namespace string    `json:"namespace"`
 	Object    string    `json:"object"` // Kind/name
@@ -49,7 +53,7 @@ func lineOf(e *corev1.Event) EventLine {
 	if count == 0 {
 		count = 1
 	}
-	return EventLine{Time: eventTime(e), Namespace: e.Namespace, Object: e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name,
+	return EventLine{Seen: time.Now(), Time: eventTime(e), Namespace: e.Namespace, Object: e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name,
 		Reason: e.Reason, Type: e.Type, Source: src, Count: count, Message: e.Message}
 }
 
@@ -62,6 +66,9 @@ type exporter struct {
 	mu    sync.Mutex
 	lines [][]byte
 	errs  []string
+	// seen is the count last written per event UID, shared by the
+	// watches (an event can match more than one).
+	seen map[string]int32
 
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -75,7 +82,7 @@ type exportSpec struct {
 
 func startExporter(ctx context.Context, cs kubernetes.Interface, specs ...exportSpec) *exporter {
 	ctx, cancel := context.WithCancel(ctx)
-	x := &exporter{cancel: cancel}
+	x := &exporter{cancel: cancel, seen: map[string]int32{}}
 	for _, s := range specs {
 		x.done.Add(1)
 		go func() {
@@ -87,14 +94,14 @@ func startExporter(ctx context.Context, cs kubernetes.Interface, specs ...export
 }
 
 // run lists then watches, again after the server closes the watch, until
-// ctx ends. Events that happened before the exporter started are skipped.
+// ctx ends. What the first list returns happened before the exporter
+// started and is not written (decided by UID, not by clocks).
 func (x *exporter) run(ctx context.Context, cs kubernetes.Interface, s exportSpec) {
-	started := time.Now().Add(-exporterSlack)
 	opts := metav1.ListOptions{}
 	if s.Selector != nil {
 		opts.FieldSelector = s.Selector.String()
 	}
-	seen := map[string]int32{} // uid → count written
+	first := true
 	for ctx.Err() == nil {
 		list, err := cs.CoreV1().Events(s.Namespace).List(ctx, opts)
 		if err != nil {
@@ -102,8 +109,9 @@ func (x *exporter) run(ctx context.Context, cs kubernetes.Interface, s exportSpe
 			continue
 		}
 		for i := range list.Items {
-			x.write(&list.Items[i], started, seen)
+			x.write(&list.Items[i], first)
 		}
+		first = false
 		wopts := opts
 		wopts.ResourceVersion = list.ResourceVersion
 		w, err := cs.CoreV1().Events(s.Namespace).Watch(ctx, wopts)
@@ -112,24 +120,29 @@ func (x *exporter) run(ctx context.Context, cs kubernetes.Interface, s exportSpe
 			continue
 		}
 		for ev := range w.ResultChan() {
-			if ev.Type != watch.Added && ev.Type != watch.Modified {
-				continue
-			}
-			if e, ok := ev.Object.(*corev1.Event); ok {
-				x.write(e, started, seen)
+			switch ev.Type {
+			case watch.Added, watch.Modified:
+				if e, ok := ev.Object.(*corev1.Event); ok {
+					x.write(e, false)
+				}
+			case watch.Error:
+				x.record("watch events in %q: %v", s.Namespace, apierrors.FromObject(ev.Object))
 			}
 		}
 		w.Stop()
+		// A watch the server keeps closing at once is relisted at most
+		// once per Poll.
+		x.pause(ctx)
 	}
 }
 
-func (x *exporter) fail(ctx context.Context, format string, args ...any) {
-	if ctx.Err() != nil {
-		return
-	}
+func (x *exporter) record(format string, args ...any) {
 	x.mu.Lock()
 	x.errs = append(x.errs, fmt.Sprintf(format, args...))
 	x.mu.Unlock()
+}
+
+func (x *exporter) pause(ctx context.Context) {
 	t := time.NewTimer(Timeouts.Poll)
 	defer t.Stop()
 	select {
@@ -138,19 +151,33 @@ func (x *exporter) fail(ctx context.Context, format string, args ...any) {
 	}
 }
 
-func (x *exporter) write(e *corev1.Event, started time.Time, seen map[string]int32) {
-	l := lineOf(e)
-	if l.Time.Before(started) || seen[string(e.UID)] >= l.Count {
+func (x *exporter) fail(ctx context.Context, format string, args ...any) {
+	if ctx.Err() != nil {
 		return
 	}
-	seen[string(e.UID)] = l.Count
+	x.record(format, args...)
+	x.pause(ctx)
+}
+
+// write adds the event's line unless that count was written already;
+// skip only marks it seen.
+func (x *exporter) write(e *corev1.Event, skip bool) {
+	l := lineOf(e)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.seen[string(e.UID)] >= l.Count {
+		return
+	}
+	x.seen[string(e.UID)] = l.Count
+	if skip {
+		return
+	}
 	b, err := json.Marshal(l)
 	if err != nil {
+		x.errs = append(x.errs, fmt.Sprintf("encode event %s: %v", e.Name, err))
 		return
 	}
-	x.mu.Lock()
 	x.lines = append(x.lines, b)
-	x.mu.Unlock()
 }
 
 // stop ends the watches.
@@ -174,7 +201,7 @@ func (x *exporter) Errors() []string {
 }
 
 // Query parses the exporter's log and returns the lines with one of the
-// reasons, in [from, to).
+// reasons (all when none) written in [from, to).
 func Query(log [][]byte, from, to time.Time, reasons ...string) ([]EventLine, error) {
 	var out []EventLine
 	for _, b := range log {
@@ -182,7 +209,7 @@ func Query(log [][]byte, from, to time.Time, reasons ...string) ([]EventLine, er
 		if err := json.Unmarshal(b, &l); err != nil {
 			return nil, fmt.Errorf("exporter line %q: %w", b, err)
 		}
-		if l.Time.Before(from) || !l.Time.Before(to) {
+		if l.Seen.Before(from) || !l.Seen.Before(to) {
 			continue
 		}
 		if len(reasons) == 0 || slices.Contains(reasons, l.Reason) {
@@ -192,15 +219,15 @@ func Query(log [][]byte, from, to time.Time, reasons ...string) ([]EventLine, er
 	return out, nil
 }
 
-// PerMinute counts lines per reason and wall-clock minute, as the seed's
-// log query does ("15:04 OOMKilling 2, ..."); each repeat of an event (its
-// count going up) counts once.
+// PerMinute counts lines per reason and minute of their log timestamp, as
+// the seed's log query does ("15:04 OOMKilling 2, ..."); each repeat of an
+// event (its count going up) counts once.
 func PerMinute(lines []EventLine) string {
 	type key struct{ minute, reason string }
 	counts := map[key]int{}
 	var keys []key
 	for _, l := range lines {
-		k := key{l.Time.UTC().Format("15:04"), l.Reason}
+		k := key{l.Seen.UTC().Format("15:04"), l.Reason}
 		if counts[k] == 0 {
 			keys = append(keys, k)
 		}

@@ -10,11 +10,11 @@ func TestQueryCountsPerMinute(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 21, 58, 50, 0, time.UTC)
 	var log [][]byte
 	for _, l := range []EventLine{
-		{Time: t0, Reason: "OOMKilling", Object: "Node/w"},
-		{Time: t0.Add(5 * time.Second), Reason: "OOMKilling", Object: "Node/w"},
-		{Time: t0.Add(12 * time.Second), Reason: "OOMKilling", Object: "Node/w"},
-		{Time: t0.Add(12 * time.Second), Reason: "Evicted", Object: "Pod/burst-0"},
-		{Time: t0.Add(-time.Minute), Reason: "OOMKilling", Object: "Node/w"},
+		{Seen: t0, Reason: "OOMKilling", Object: "Node/w"},
+		{Seen: t0.Add(5 * time.Second), Reason: "OOMKilling", Object: "Node/w"},
+		{Seen: t0.Add(12 * time.Second), Reason: "OOMKilling", Object: "Node/w"},
+		{Seen: t0.Add(12 * time.Second), Reason: "Evicted", Object: "Pod/burst-0"},
+		{Seen: t0.Add(-time.Minute), Reason: "OOMKilling", Object: "Node/w"},
 	} {
 		b, err := json.Marshal(l)
 		if err != nil {

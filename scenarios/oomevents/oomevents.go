@@ -37,8 +37,8 @@
 //     where the requests are below what the replicas use, the kubelet's
 //     eviction threshold (between allocatable and the cgroup's limit)
 //     evicts one first.
-//  5. nothing left: the namespace, node-problem-detector and its binding
-//     deleted, the kubelet restored, and compared with what prepare saw:
+//  5. nothing left: the kubelet restored, the namespace,
+//     node-problem-detector and its binding deleted, and compared with what prepare saw:
 //     config bytes, /configz, the pods cgroup's limit, allocatable.
 //
 // Kind nodes read the host's kernel log (/dev/kmsg is not namespaced):
@@ -60,7 +60,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -70,6 +72,7 @@ import (
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/kubelet"
 	"github.com/nodelab/nodelab/lab/nodeexec"
+	"github.com/nodelab/nodelab/lab/wait"
 	"github.com/nodelab/nodelab/scenarios"
 	"github.com/nodelab/nodelab/scenarios/matchers"
 )
@@ -250,12 +253,20 @@ func (r *Runbook) tuneOptionsFor(node nodeexec.Node) kubelet.TuneOptions {
 	return kubelet.TuneOptions{Client: r.Lab.Client, Node: node, Timeout: r.t().NodeReady, Log: r.env.Logf}
 }
 
-// Cleanup stops the exporter, deletes the namespace and the binding, and
-// restores the kubelet.
+// Cleanup stops the exporter, restores the kubelet (first: a kubelet a
+// failed retuning left down would not let the pods terminate), and deletes
+// the namespace and the binding.
 func (r *Runbook) Cleanup(ctx context.Context) error {
 	var errs []error
 	if r.events != nil {
 		r.events.stop()
+	}
+	if r.restoreKubelet != nil {
+		if err := r.restoreKubelet(ctx); err != nil {
+			errs = append(errs, err)
+		} else {
+			r.restoreKubelet = nil
+		}
 	}
 	if r.Namespace != "" {
 		if err := r.Lab.DeleteNamespace(ctx, r.Namespace, r.t().Cleanup); err != nil {
@@ -265,13 +276,6 @@ func (r *Runbook) Cleanup(ctx context.Context) error {
 	if r.bindingCreated {
 		if err := r.deleteBinding(ctx); err != nil {
 			errs = append(errs, err)
-		}
-	}
-	if r.restoreKubelet != nil {
-		if err := r.restoreKubelet(ctx); err != nil {
-			errs = append(errs, err)
-		} else {
-			r.restoreKubelet = nil
 		}
 	}
 	return errors.Join(errs...)
@@ -300,16 +304,20 @@ func (r *Runbook) LeftNothing(ctx context.Context) error {
 	if pods.Unlimited != r.podsBefore.Unlimited || pods.Limit != r.podsBefore.Limit {
 		problems = append(problems, fmt.Sprintf("the pods cgroup's limit is %s, was %s", limitString(pods), limitString(r.podsBefore)))
 	}
-	n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, r.Node, metav1.GetOptions{})
+	// The restored kubelet publishes its allocatable with its next status.
+	err = wait.Until(ctx, wait.Within{What: "node " + r.Node + " publishing its allocatable memory of before, " + r.allocatableBefore.String(), Timeout: r.env.Scaled(Timeouts.Allocatable), Poll: Timeouts.Poll}, func(g gomega.Gomega) {
+		n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, r.Node, metav1.GetOptions{})
+		g.Expect(err).NotTo(gomega.HaveOccurred())
+		g.Expect(n.Status.Allocatable.Memory().Cmp(r.allocatableBefore)).To(gomega.Equal(0), "allocatable memory %s", n.Status.Allocatable.Memory())
+	})
 	if err != nil {
-		return fmt.Errorf("get node %s: %w", r.Node, err)
+		problems = append(problems, err.Error())
 	}
-	if a := n.Status.Allocatable.Memory(); a.Cmp(r.allocatableBefore) != 0 {
-		problems = append(problems, fmt.Sprintf("allocatable memory %s, was %s", a, &r.allocatableBefore))
-	}
-	_, err = r.Lab.Client.RbacV1().ClusterRoleBindings().Get(ctx, npdBinding, metav1.GetOptions{})
-	if err == nil {
-		problems = append(problems, "ClusterRoleBinding "+npdBinding+" is still there")
+	switch _, err := r.Lab.Client.RbacV1().ClusterRoleBindings().Get(ctx, npdBinding, metav1.GetOptions{}); {
+	case err == nil:
+		problems = append(problems, "ClusterRoleBinding "+npdBinding+" is still there (kubectl delete clusterrolebinding "+npdBinding+")")
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("get ClusterRoleBinding %s: %w", npdBinding, err)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("worker %s after the scenario: %s", r.Node, strings.Join(problems, "; "))

@@ -3,6 +3,7 @@ package oomevents
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -11,11 +12,13 @@ import (
 
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nodelab/nodelab/fixtures"
 	"github.com/nodelab/nodelab/lab/images"
+	"github.com/nodelab/nodelab/lab/instruments/meminfo"
 	"github.com/nodelab/nodelab/lab/kubelet"
 	"github.com/nodelab/nodelab/lab/manifest"
 	"github.com/nodelab/nodelab/lab/nodeexec"
@@ -89,12 +92,16 @@ func (r *Runbook) CheckContainerLimit(ctx context.Context) error {
 	for _, l := range kubeletLines {
 		if l.Object == "Pod/"+name && l.Source == "kubelet" {
 			kubeletReasons = append(kubeletReasons, l.Reason)
-			if strings.Contains(strings.ToLower(l.Reason+" "+l.Message), "oom") {
+			// The message names the pod and its namespace, which says
+			// "oom" itself: look at the rest.
+			rest := strings.NewReplacer(r.Namespace, "", name, "").Replace(l.Reason + " " + l.Message)
+			if strings.Contains(strings.ToLower(rest), "oom") || strings.Contains(strings.ToLower(rest), "out of memory") {
 				return fmt.Errorf("the kubelet's event %s for pod %s mentions OOM (%q): the scenario's claim that only node-problem-detector reports OOM kills as events no longer holds on this Kubernetes", l.Reason, name, l.Message)
 			}
 		}
 	}
 	r.env.Logf("events: node-problem-detector OOMKilling %d (one per kernel kill); the kubelet's for the pod: %s, none mentions OOM (the pod status does)", len(reported), strings.Join(kubeletReasons, ", "))
+	r.logLines(reported)
 	r.env.Measure("container limit: OOMKilling per minute (exporter log)", PerMinute(reported))
 	return r.deletePods(ctx, name)
 }
@@ -133,7 +140,7 @@ func (r *Runbook) PitfallNoRequests(ctx context.Context) error {
 		if !nodeexec.InMemcg(k.OOMMemcg, r.podsPath) {
 			return fmt.Errorf("kill %v: the limit hit should be the pods cgroup's (%s), node allocatable's", k, r.podsPath)
 		}
-		if !k.HasScoreAdj || k.OOMScoreAdj != 1000 {
+		if !k.BestEffort() {
 			return fmt.Errorf("kill %v: the victim should be BestEffort (oom_score_adj 1000)", k)
 		}
 	}
@@ -164,7 +171,8 @@ func (r *Runbook) PitfallNoRequests(ctx context.Context) error {
 	}
 	r.env.Logf("burst without requests: the kernel killed %d processes, the limit hit the pods cgroup's (%s, %s), victims BestEffort (oom_score_adj 1000): %s", len(ours), r.podsPath, matchers.Bytes(r.limit), describeKills(ours, b.paths))
 	r.env.Logf("pods reporting OOMKilled: %s; the kubelet evicted after the kills: %s; SystemOOM node events: %d (the kubelet records one only for an OOM of the root memory cgroup, the whole machine; this one is node allocatable's)",
-		strings.Join(oomKilled, ", "), describeLines(evicted, firstKill), systemOOM)
+		strings.Join(oomKilled, ", "), describeLines(evicted, firstKill, "none within the window"), systemOOM)
+	r.logLines(append(reported, evicted...))
 	r.env.Measure("burst without requests: kernel OOM kills", strconv.Itoa(len(ours)))
 	r.env.Measure("burst without requests: OOMKilling per minute (exporter log)", PerMinute(reported))
 	return r.endBurst(ctx, b)
@@ -174,6 +182,9 @@ func (r *Runbook) PitfallNoRequests(ctx context.Context) error {
 func (r *Runbook) FixRequests(ctx context.Context) error {
 	if r.limit == 0 {
 		return fmt.Errorf("the pitfall did not limit the pods cgroup; the fix runs after it")
+	}
+	if err := r.waitNoPressure(ctx); err != nil {
+		return err
 	}
 	n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, r.Node, metav1.GetOptions{})
 	if err != nil {
@@ -197,10 +208,25 @@ func (r *Runbook) FixRequests(ctx context.Context) error {
 	if len(b.pending) != Replicas-2 {
 		return fmt.Errorf("with requests %s each, %d of %d replicas should stay Pending; pods: %s", req, Replicas-2, Replicas, b.describe(ctx))
 	}
-	err = wait.Holds(ctx, wait.Within{What: "no kernel OOM kill among the burst's pods", Timeout: time.Until(b.at.Add(Timeouts.Watch)), Poll: Timeouts.Poll}, func(g gomega.Gomega) {
+	noKill := func(g gomega.Gomega) {
 		kills, err := r.killsSinceMark(ctx)
 		g.Expect(err).NotTo(gomega.HaveOccurred())
-		g.Expect(b.kills(kills)).To(gomega.BeEmpty())
+		g.Expect(describeKills(b.kills(kills), b.paths)).To(gomega.BeEmpty(), "kernel OOM kills among the burst's pods")
+	}
+	err = wait.Holds(ctx, wait.Within{What: "no kernel OOM kill among the burst's pods", Timeout: time.Until(b.at.Add(Timeouts.Watch)), Poll: Timeouts.Poll}, noKill)
+	if err != nil {
+		return fmt.Errorf("%w; pods: %s", err, b.describe(ctx))
+	}
+	// Two replicas use 2 × BurstSize, within LimitHeadroom of the limit
+	// but past allocatable (limit − EvictionThreshold): the kubelet must
+	// evict, and before anything reaches the limit.
+	var evicted []EventLine
+	err = wait.Until(ctx, wait.Within{What: "the kubelet evicting a replica, and no kernel kill", Timeout: r.env.Scaled(Timeouts.Evicted), Poll: Timeouts.Poll}, func(g gomega.Gomega) {
+		noKill(g)
+		lines, err := Query(r.events.Log(), b.from, time.Now().Add(Timeouts.Poll), "Evicted")
+		g.Expect(err).NotTo(gomega.HaveOccurred())
+		evicted = b.evictions(lines)
+		g.Expect(evicted).NotTo(gomega.BeEmpty(), "Evicted events for the burst's pods (two replicas of %s each sit between allocatable and the pods cgroup's limit %s)", matchers.Bytes(BurstSize), matchers.Bytes(r.limit))
 	})
 	if err != nil {
 		return fmt.Errorf("%w; pods: %s", err, b.describe(ctx))
@@ -208,41 +234,34 @@ func (r *Runbook) FixRequests(ctx context.Context) error {
 	if killed := b.oomKilledPods(ctx); len(killed) > 0 {
 		return fmt.Errorf("pods report OOMKilled: %s", strings.Join(killed, ", "))
 	}
-	lines, err := Query(r.events.Log(), b.from, time.Now().Add(exporterSlack))
+	kills, err := r.killsSinceMark(ctx)
 	if err != nil {
 		return err
 	}
-	var oomLines []EventLine
-	for _, l := range lines {
-		if l.Reason == "OOMKilling" {
-			oomLines = append(oomLines, l)
-		}
+	ours, elsewhere := b.kills(kills), len(kills)-len(b.kills(kills))
+	reported, err := r.reportedFor(ours, b.from)
+	if err != nil {
+		return err
 	}
-	if len(oomLines) > 0 {
-		return fmt.Errorf("node-problem-detector reported OOM kills during the fix: %v", oomLines)
-	}
-	evicted := b.evictions(lines)
-	// Two replicas use 2 × BurstSize, within LimitHeadroom of the limit
-	// but past allocatable (limit − EvictionThreshold): the kubelet must
-	// evict, and it does before anything reaches the limit.
-	if len(evicted) == 0 {
-		return fmt.Errorf("two replicas of %s each sit between allocatable and the pods cgroup's limit %s; the kubelet should have evicted one within %s of the burst, and did not; pods: %s", matchers.Bytes(BurstSize), matchers.Bytes(r.limit), Timeouts.Watch, b.describe(ctx))
-	}
-	r.env.Logf("burst with requests %s: %s Pending (Insufficient memory); kernel OOM kills: 0; the kubelet evicted: %s", req, strings.Join(b.pending, ", "), describeLines(evicted, b.at))
-	r.env.Measure("burst with requests: kernel OOM kills", "0")
-	r.env.Measure("burst with requests: OOMKilling per minute (exporter log)", PerMinute(oomLines))
+	r.env.Logf("burst with requests %s: %s Pending (Insufficient memory); kernel OOM kills among its pods: %d (elsewhere on this kernel meanwhile: %d, other containers' or clusters'); the kubelet evicted: %s", req, strings.Join(b.pending, ", "), len(ours), elsewhere, describeLines(evicted, b.at, "none"))
+	r.logLines(evicted)
+	r.env.Measure("burst with requests: kernel OOM kills", strconv.Itoa(len(ours)))
+	r.env.Measure("burst with requests: OOMKilling per minute (exporter log)", PerMinute(reported))
 	return r.endBurst(ctx, b)
 }
 
 // limitPods retunes the kubelet so that node allocatable limits the pods
 // cgroup to what its pods use plus two replicas and LimitHeadroom.
 func (r *Runbook) limitPods(ctx context.Context) error {
-	limit := int64(r.podsBefore.Usage) + 2*BurstSize + LimitHeadroom
+	limit := int64(r.podsBefore.WorkingSet) + 2*BurstSize + LimitHeadroom
 	reservedMi := (r.capacity - r.systemReserved - limit) >> 20
 	if reservedMi <= 0 {
 		return scenarios.Skipf("node %s has memory capacity %s (systemReserved %s): too little to limit its pods cgroup to %s", r.Node, matchers.Bytes(r.capacity), matchers.Bytes(r.systemReserved), matchers.Bytes(limit))
 	}
 	r.limit = r.capacity - r.systemReserved - reservedMi<<20
+	if err := r.checkRoom(ctx); err != nil {
+		return err
+	}
 	t := kubelet.Tuning{
 		KubeReserved:                     map[string]string{string(corev1.ResourceMemory): strconv.FormatInt(reservedMi, 10) + "Mi"},
 		EvictionHard:                     map[string]string{"memory.available": EvictionThreshold},
@@ -273,7 +292,7 @@ func (r *Runbook) limitPods(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.env.Logf("kubelet on %s: %s → pods cgroup limit %s (its pods used %s), allocatable %s", r.Node, t, matchers.Bytes(int64(pods.Limit)), matchers.Bytes(int64(r.podsBefore.Usage)), want)
+	r.env.Logf("kubelet on %s: %s → pods cgroup limit %s (its pods' working set was %s), allocatable %s", r.Node, t, matchers.Bytes(int64(pods.Limit)), matchers.Bytes(int64(r.podsBefore.WorkingSet)), want)
 	return nil
 }
 
@@ -282,8 +301,10 @@ type burstRun struct {
 	r    *Runbook
 	from time.Time
 	at   time.Time
-	// paths are the running pods' cgroup paths (name → path); pending
-	// the pods the scheduler did not place.
+	// nodeAt is at on the node's clock (BURST_AT).
+	nodeAt time.Time
+	// paths are the pods' cgroup paths (name → path); pending the pods
+	// the scheduler did not place.
 	paths   map[string]string
 	pending []string
 	names   []string
@@ -300,12 +321,18 @@ func (r *Runbook) burst(ctx context.Context, req *resource.Quantity) (*burstRun,
 	if err != nil {
 		return nil, err
 	}
+	// BURST_AT is read by the node's clock: offset it by the node's.
+	skew, err := r.nodeClockSkew(ctx)
+	if err != nil {
+		return nil, err
+	}
 	b := &burstRun{r: r, from: time.Now().Add(-exporterSlack), at: time.Now().Add(r.env.Scaled(Timeouts.BurstLead)).Truncate(time.Second), paths: map[string]string{}}
+	b.nodeAt = b.at.Add(skew)
 	for i := range pods {
 		c := &pods[i].Spec.Containers[0]
 		for j := range c.Env {
 			if c.Env[j].Name == "BURST_AT" {
-				c.Env[j].Value = strconv.FormatInt(b.at.Unix(), 10)
+				c.Env[j].Value = strconv.FormatInt(b.nodeAt.Unix(), 10)
 			}
 		}
 		if req != nil {
@@ -315,6 +342,18 @@ func (r *Runbook) burst(ctx context.Context, req *resource.Quantity) (*burstRun,
 	}
 	if _, err := r.Lab.CreatePinnedPods(ctx, r.Namespace, r.Node, images.AgnhostImage, pods); err != nil {
 		return nil, err
+	}
+	// Every pod's cgroup, placed now or later (a Pending one is placed
+	// once an eviction frees its request): the API server sets the QoS
+	// class and the UID at creation.
+	for _, name := range b.names {
+		p, err := r.Lab.Client.CoreV1().Pods(r.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("get pod %s/%s: %w", r.Namespace, name, err)
+		}
+		if b.paths[name], err = r.podCgroupPath(p); err != nil {
+			return nil, err
+		}
 	}
 	err = wait.Until(ctx, wait.Within{What: "the burst's pods running (or Pending for lack of memory)", Timeout: r.t().PodStart, Poll: Timeouts.Poll}, func(g gomega.Gomega) {
 		b.pending = nil
@@ -328,18 +367,15 @@ func (r *Runbook) burst(ctx context.Context, req *resource.Quantity) (*burstRun,
 			g.Expect(p.Status.ContainerStatuses).To(gomega.HaveLen(1), "pod %s", name)
 			st := p.Status.ContainerStatuses[0].State
 			g.Expect(st.Running).NotTo(gomega.BeNil(), "pod %s running", name)
-			if !st.Running.StartedAt.Time.Before(b.at) {
-				g.Expect(fmt.Errorf("pod %s started at %s, not before the burst at %s: the replicas would not allocate together (raise %s)", name, st.Running.StartedAt.Format(time.TimeOnly), b.at.Format(time.TimeOnly), scenarios.TimeoutScaleEnv)).NotTo(gomega.HaveOccurred())
+			if !st.Running.StartedAt.Time.Before(b.nodeAt) {
+				gomega.StopTrying(fmt.Sprintf("pod %s started at %s (node clock), not before the burst at %s: the replicas would not allocate together (raise %s)", name, st.Running.StartedAt.Format(time.TimeOnly), b.nodeAt.Format(time.TimeOnly), scenarios.TimeoutScaleEnv)).Now()
 			}
-			path, err := r.podCgroupPath(p)
-			g.Expect(err).NotTo(gomega.HaveOccurred())
-			b.paths[name] = path
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	r.env.Logf("burst: %d replicas (requests %v) allocate %s each at %s; running %d, Pending %v", Replicas, req, matchers.Bytes(BurstSize), b.at.Format(time.TimeOnly), len(b.paths), b.pending)
+	r.env.Logf("burst: %d replicas (requests %v) allocate %s each at %s; running %d, Pending %v", Replicas, req, matchers.Bytes(BurstSize), b.at.Format(time.TimeOnly), len(b.names)-len(b.pending), b.pending)
 	return b, nil
 }
 
@@ -444,7 +480,7 @@ func (r *Runbook) endBurst(ctx context.Context, b *burstRun) error {
 	return wait.Until(ctx, wait.Within{What: "the pods cgroup of " + r.Node + " back near its usage before the burst", Timeout: r.env.Scaled(Timeouts.Settled), Poll: Timeouts.Poll}, func(g gomega.Gomega) {
 		m, err := nodeexec.ReadMemoryStats(ctx, r.node, r.cgroupVersion, r.podsDir)
 		g.Expect(err).NotTo(gomega.HaveOccurred())
-		g.Expect(m.WorkingSet).To(gomega.BeNumerically("<", r.podsBefore.Usage+LimitHeadroom), "working set %s", m)
+		g.Expect(m.WorkingSet).To(gomega.BeNumerically("<", r.podsBefore.WorkingSet+LimitHeadroom), "working set %s", m)
 	})
 }
 
@@ -470,14 +506,14 @@ func (r *Runbook) deletePods(ctx context.Context, names ...string) error {
 	zero := int64(0)
 	for _, n := range names {
 		err := r.Lab.Client.CoreV1().Pods(r.Namespace).Delete(ctx, n, metav1.DeleteOptions{GracePeriodSeconds: &zero})
-		if err != nil && !strings.Contains(err.Error(), "not found") {
+		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete pod %s/%s: %w", r.Namespace, n, err)
 		}
 	}
 	return wait.Until(ctx, wait.Within{What: "pods " + strings.Join(names, ", ") + " gone", Timeout: r.t().Cleanup, Poll: Timeouts.Poll}, func(g gomega.Gomega) {
 		for _, n := range names {
 			_, err := r.Lab.Client.CoreV1().Pods(r.Namespace).Get(ctx, n, metav1.GetOptions{})
-			g.Expect(err).To(gomega.HaveOccurred(), "pod %s still there", n)
+			g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "pod %s still there (%v)", n, err)
 		}
 	})
 }
@@ -487,21 +523,50 @@ func (r *Runbook) deletePods(ctx context.Context, names ...string) error {
 func (r *Runbook) waitReported(ctx context.Context, kills []nodeexec.OOMKill, from time.Time) ([]EventLine, error) {
 	var reported []EventLine
 	err := wait.Until(ctx, wait.Within{What: "node-problem-detector's OOMKilling event for each kernel kill", Timeout: r.env.Scaled(Timeouts.Reported), Poll: Timeouts.Poll}, func(g gomega.Gomega) {
-		lines, err := Query(r.events.Log(), from, time.Now().Add(Timeouts.Reported), "OOMKilling")
+		var err error
+		reported, err = r.reportedFor(kills, from)
 		g.Expect(err).NotTo(gomega.HaveOccurred())
-		reported = reported[:0]
-		for _, k := range kills {
-			found := false
-			for _, l := range lines {
-				if strings.Contains(l.Message, fmt.Sprintf("Killed process %d (", k.PID)) && l.Object == "Node/"+r.Node {
-					reported, found = append(reported, l), true
-					break
-				}
-			}
-			g.Expect(found).To(gomega.BeTrue(), "an OOMKilling event for pid %d (exporter errors: %v)", k.PID, r.events.Errors())
-		}
+		g.Expect(reported).To(gomega.HaveLen(len(kills)), "OOMKilling events naming the kills' PIDs %v (exporter errors: %v)", pids(kills), r.events.Errors())
 	})
 	return reported, err
+}
+
+// reportedFor returns node-problem-detector's OOMKilling lines that name
+// one of the kills' PIDs (on a kind node it reports every kill on the
+// host's kernel log, other clusters' too).
+func (r *Runbook) reportedFor(kills []nodeexec.OOMKill, from time.Time) ([]EventLine, error) {
+	lines, err := Query(r.events.Log(), from, time.Now().Add(Timeouts.Reported), "OOMKilling")
+	if err != nil {
+		return nil, err
+	}
+	var out []EventLine
+	for _, k := range kills {
+		for _, l := range lines {
+			if strings.Contains(l.Message, fmt.Sprintf("Killed process %d (", k.PID)) && l.Object == "Node/"+r.Node {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func pids(kills []nodeexec.OOMKill) []int {
+	var out []int
+	for _, k := range kills {
+		out = append(out, k.PID)
+	}
+	return out
+}
+
+// logLines writes exporter lines into the step's log, as the exporter's
+// stdout would show them.
+func (r *Runbook) logLines(lines []EventLine) {
+	for _, l := range lines {
+		if b, err := json.Marshal(l); err == nil {
+			r.env.Logf("exporter: %s", b)
+		}
+	}
 }
 
 // markKernelLog remembers the kernel log's last timestamp: later kills are
@@ -576,14 +641,83 @@ func (r *Runbook) requestedOnNode(ctx context.Context) (int64, error) {
 	return sum, nil
 }
 
-// describeLines lists events with their offset from t0.
-func describeLines(lines []EventLine, t0 time.Time) string {
+// describeLines lists events with their offset from t0 (none when there
+// are none).
+func describeLines(lines []EventLine, t0 time.Time, none string) string {
 	if len(lines) == 0 {
-		return "none"
+		return none
 	}
 	var parts []string
 	for _, l := range lines {
 		parts = append(parts, fmt.Sprintf("%s %s at %+ds", l.Reason, l.Object, int(l.Time.Sub(t0).Seconds())))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// checkRoom refuses to retune when the node's memory could not hold the
+// burst (MemAvailable from the node's /proc/meminfo: a kind node's is the
+// host's, so the host is never pushed into a whole-machine OOM), when the
+// node swaps under cgroup v1 (the kubelet sets no swap limit there, so
+// containers would swap instead of being killed), or when the pods the
+// worker runs request more than the smaller allocatable would leave for
+// two replicas (the restarted kubelet would reject running pods).
+func (r *Runbook) checkRoom(ctx context.Context) error {
+	b, err := nodeexec.ReadFile(ctx, r.node, "/proc/meminfo")
+	if err != nil {
+		return err
+	}
+	mi, err := meminfo.Parse(string(b))
+	if err != nil {
+		return fmt.Errorf("node %s: /proc/meminfo: %w", r.Node, err)
+	}
+	if need := uint64(Replicas*BurstSize + LimitHeadroom); mi["MemAvailable"] < need {
+		return scenarios.Skipf("the burst needs %s of free memory for a moment; node %s has MemAvailable %s (/proc/meminfo; on a kind node, the host's)", matchers.Bytes(int64(need)), r.Node, matchers.Bytes(int64(mi["MemAvailable"])))
+	}
+	if r.cgroupVersion == nodeexec.CgroupV1 && mi["SwapTotal"] > 0 {
+		return scenarios.Skipf("node %s has swap (SwapTotal %s) under cgroup v1, where the kubelet limits no swap: containers over a limit would swap rather than be OOM-killed", r.Node, matchers.Bytes(int64(mi["SwapTotal"])))
+	}
+	requested, err := r.requestedOnNode(ctx)
+	if err != nil {
+		return err
+	}
+	threshold := resource.MustParse(EvictionThreshold)
+	if left := r.limit - threshold.Value() - requested; left < 2*minRequest {
+		return scenarios.Skipf("node %s's pods request %s of memory; with allocatable %s only %s would be left, under the %s two replicas need", r.Node, matchers.Bytes(requested), matchers.Bytes(r.limit-threshold.Value()), matchers.Bytes(left), matchers.Bytes(2*minRequest))
+	}
+	return nil
+}
+
+// nodeClockSkew is the node's clock minus this host's (BURST_AT and the
+// containers' start times are the node's).
+func (r *Runbook) nodeClockSkew(ctx context.Context) (time.Duration, error) {
+	before := time.Now()
+	out, err := nodeexec.Run(ctx, r.node, "date", "+%s.%N")
+	if err != nil {
+		return 0, err
+	}
+	after := time.Now()
+	secs, err := strconv.ParseFloat(strings.TrimSpace(out), 64)
+	if err != nil {
+		return 0, fmt.Errorf("node %s: date +%%s.%%N printed %q: %w", r.Node, out, err)
+	}
+	mid := before.Add(after.Sub(before) / 2)
+	return time.Unix(0, int64(secs*float64(time.Second))).Sub(mid), nil
+}
+
+// waitNoPressure waits until the worker has no MemoryPressure condition
+// and taint (the pitfall's evictions set them), so the fix's pods are
+// judged by their requests alone.
+func (r *Runbook) waitNoPressure(ctx context.Context) error {
+	return wait.Until(ctx, wait.Within{What: "node " + r.Node + " without MemoryPressure and its taint", Timeout: r.env.Scaled(Timeouts.NoPressure), Poll: Timeouts.Poll}, func(g gomega.Gomega) {
+		n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, r.Node, metav1.GetOptions{})
+		g.Expect(err).NotTo(gomega.HaveOccurred())
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeMemoryPressure {
+				g.Expect(c.Status).To(gomega.Equal(corev1.ConditionFalse), "MemoryPressure")
+			}
+		}
+		for _, t := range n.Spec.Taints {
+			g.Expect(t.Key).NotTo(gomega.Equal(corev1.TaintNodeMemoryPressure), "taints")
+		}
+	})
 }

@@ -39,6 +39,12 @@ var Timeouts = struct {
 	// of the kubelet's 10 s eviction (housekeeping) intervals, so an
 	// eviction the kubelet would make is seen.
 	Watch time.Duration
+	// Evicted: after the fix's watch, the kubelet has evicted a replica
+	// (cAdvisor's stats can be 10-15 s old, plus the 10 s eviction loop).
+	Evicted time.Duration
+	// NoPressure: the pitfall's MemoryPressure condition and taint are
+	// gone (the next node status update plus PressureTransition).
+	NoPressure time.Duration
 	// Settled: after the burst pods are deleted, the pods cgroup's usage
 	// is back near what Prepare measured.
 	Settled time.Duration
@@ -60,6 +66,8 @@ var Timeouts = struct {
 	BurstLead:   20 * time.Second,
 	Killed:      30 * time.Second,
 	Watch:       25 * time.Second,
+	Evicted:     time.Minute,
+	NoPressure:  2 * time.Minute,
 	Settled:     time.Minute,
 	Allocatable: time.Minute,
 	Poll:        time.Second,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -109,8 +110,16 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 			env.Lab = l
 			failed := 0
 			for _, id := range args {
+				if ctx.Err() != nil {
+					// Interrupted: the scenario that was running has
+					// cleaned up; start no other.
+					return fmt.Errorf("interrupted: %d step(s) failed, scenarios not started: %s", failed, strings.Join(args[slices.Index(args, id):], " "))
+				}
 				s, _ := catalog.Get(id)
 				failed += runScenario(ctx, g, env, s, artifacts)
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted: %d step(s) failed; each scenario started ran its cleanup and leak checks", failed)
 			}
 			if failed > 0 {
 				return fmt.Errorf("%d step(s) failed", failed)
