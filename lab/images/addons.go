@@ -87,6 +87,16 @@ const (
 	NodeProblemDetectorUpstreamImage = "registry.k8s.io/node-problem-detector/node-problem-detector:" + NodeProblemDetectorVersion
 	NodeProblemDetectorForgeImage    = LocalRegistry + "/node-problem-detector:" + NodeProblemDetectorVersion
 
+	// NetworkPoliciesModule and NetworkPoliciesVersion are the
+	// NetworkPolicy enforcer forge labs run beside flannel (which enforces
+	// none). The forge build is patched to queue packets with the xt
+	// NFQUEUE target: upstream's nft queue expression needs nft_queue,
+	// which the workplace's kernel lacks (forge.netpolPatches).
+	NetworkPoliciesModule        = "sigs.k8s.io/kube-network-policies"
+	NetworkPoliciesVersion       = "v0.8.0"
+	NetworkPoliciesUpstreamImage = "registry.k8s.io/networking/kube-network-policies:" + NetworkPoliciesVersion
+	NetworkPoliciesForgeImage    = LocalRegistry + "/kube-network-policies:" + NetworkPoliciesVersion + "-xtnfqueue"
+
 	// EchoForgeImage is nodelab's own HTTP backend (cmd/nodelab-echo),
 	// built from this module's source tree. No registry has it, so its
 	// Upstream is the same reference and every lab builds it (LocalOnly).
@@ -113,6 +123,7 @@ const (
 	TraefikImageName             = "traefik"
 	EchoImageName                = "echo"
 	NodeProblemDetectorImageName = "node-problem-detector"
+	NetworkPoliciesImageName     = "kube-network-policies"
 )
 
 // Redis is the redis-cluster fixture's image.
@@ -154,6 +165,11 @@ func NodeProblemDetector() Image {
 	return Image{Name: NodeProblemDetectorImageName, Upstream: NodeProblemDetectorUpstreamImage, Forge: NodeProblemDetectorForgeImage}
 }
 
+// NetworkPolicies is the NetworkPolicy enforcer's image.
+func NetworkPolicies() Image {
+	return Image{Name: NetworkPoliciesImageName, Upstream: NetworkPoliciesUpstreamImage, Forge: NetworkPoliciesForgeImage}
+}
+
 // LocalOnly reports whether no registry has the image (its Upstream is a
 // forge reference), so even a lab that pulls its images must have the
 // forge build it and load it into the nodes.
@@ -174,5 +190,5 @@ func (i Image) Ref(src Source) string {
 // in the node image and not in Workloads(): labs get them on demand, when
 // a scenario or a profile addon needs them.
 func AddonImages() []Image {
-	return append(append([]Image{Redis()}, ChaosMesh()...), Multus(), Traefik(), Echo(), Nginx(), NodeProblemDetector())
+	return append(append([]Image{Redis()}, ChaosMesh()...), Multus(), Traefik(), Echo(), Nginx(), NodeProblemDetector(), NetworkPolicies())
 }

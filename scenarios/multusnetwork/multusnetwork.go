@@ -39,6 +39,7 @@ import (
 	"github.com/nodelab/nodelab/lab/addon"
 	"github.com/nodelab/nodelab/lab/addon/multinetworkpolicy"
 	"github.com/nodelab/nodelab/lab/addon/multus"
+	"github.com/nodelab/nodelab/lab/addon/networkpolicies"
 	"github.com/nodelab/nodelab/lab/images"
 	"github.com/nodelab/nodelab/lab/instruments/netpolicy"
 	"github.com/nodelab/nodelab/lab/instruments/routes"
@@ -56,7 +57,7 @@ var Scenario = scenarios.Scenario{
 		Labels:   []scenarios.Label{scenarios.NeedsMultus},
 		Requires: []string{"node access (routes and the bridge are checked on the nodes)", "≥ 1 worker", "pitfall: a pod network that enforces NetworkPolicy (measured)", "fix: the multi-networkpolicy-iptables image (a registry)"},
 		Typical:  2 * time.Minute,
-		Addons:   []string{multus.Name, multinetworkpolicy.Name},
+		Addons:   []string{multus.Name, networkpolicies.Name, multinetworkpolicy.Name},
 	},
 	Runbook: func(env scenarios.Env) scenarios.Runbook {
 		r := New(env)
@@ -218,7 +219,25 @@ func (r *Runbook) PitfallPolicyMissesNet1(ctx context.Context) error {
 		return fmt.Errorf("measure whether the pod network enforces NetworkPolicy: %w", err)
 	}
 	if !v.Enforced {
-		return scenarios.Skipf("the pitfall needs a primary network that enforces NetworkPolicy (kindnetd where the kernel has nft queue; flannel never does); measured: %s", v.Reason)
+		// flannel (forge labs) enforces none, kindnetd none on kernels
+		// without nft_queue: run an enforcer beside the pod network.
+		r.env.Logf("%s: installing the %s addon (kube-network-policies %s)", v.Reason, networkpolicies.Name, images.NetworkPoliciesVersion)
+		if err := addon.Ensure(ctx, r.Lab, r.Addons, networkpolicies.Name); err != nil {
+			if errors.Is(err, networkpolicies.ErrKindnetd) {
+				return scenarios.Skipf("the pitfall needs a primary network that enforces NetworkPolicy; measured: %s; and %v", v.Reason, err)
+			}
+			return skipUnlessAllowed(err)
+		}
+		if err := netpolicy.Forget(ctx, r.Lab); err != nil {
+			return err
+		}
+		before := v.Reason
+		if v, err = netpolicy.Cached(ctx, r.Lab, netpolicy.ProbeOptions{}); err != nil {
+			return fmt.Errorf("measure whether the pod network enforces NetworkPolicy with %s: %w", networkpolicies.Name, err)
+		}
+		if !v.Enforced {
+			return fmt.Errorf("with the %s addon running, the pod network still does not enforce NetworkPolicy: %s (before it: %s); see `kubectl -n kube-system logs ds/%s`", networkpolicies.Name, v.Reason, before, networkpolicies.DaemonSet)
+		}
 	}
 	r.env.Logf("%s", v.Reason)
 	if err := r.apply(ctx, "multus-network/policies.yaml", nil); err != nil {

@@ -51,6 +51,8 @@ func addonRecipeFor(name string) (addonRecipe, bool) {
 		return traefikImageRecipe, true
 	case images.NodeProblemDetectorImageName:
 		return npdImageRecipe, true
+	case images.NetworkPoliciesImageName:
+		return netpolImageRecipe, true
 	}
 	return nil, false
 }

@@ -26,10 +26,12 @@ func applyPatches(src string, patches []sourcePatch) error {
 		}
 		text := string(b)
 		switch {
+		case strings.Contains(text, p.new):
+			// Applied already (checked first: a patch's new text may
+			// contain its old text, as an added import line does).
+			continue
 		case strings.Count(text, p.old) == 1:
 			text = strings.Replace(text, p.old, p.new, 1)
-		case strings.Contains(text, p.new):
-			continue
 		default:
 			return fmt.Errorf("patch %s: the text to replace is not there exactly once (did the module change?): %q", p.file, p.old)
 		}

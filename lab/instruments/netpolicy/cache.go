@@ -76,3 +76,16 @@ func (c *cache) get(ctx context.Context, key string, probe func() (Verdict, erro
 	e.v, e.done = v, true
 	return v, nil
 }
+
+// Forget drops l's cached verdict (after an enforcer was installed), so the
+// next Cached probes again.
+func Forget(ctx context.Context, l *lab.Lab) error {
+	key, err := cacheKey(ctx, l)
+	if err != nil {
+		return err
+	}
+	verdicts.mu.Lock()
+	delete(verdicts.entries, key)
+	verdicts.mu.Unlock()
+	return nil
+}
