@@ -27,6 +27,7 @@ var KnownAddons = map[string]string{
 	"redis-cluster":       "a Redis Cluster StatefulSet to break and watch recover",
 	"multus":              "Multus CNI: secondary pod network interfaces",
 	"multi-networkpolicy": "MultiNetworkPolicy enforcer for Multus secondary networks (upstream image only: not buildable offline)",
+	"network-policies":    "NetworkPolicy enforcer (kube-network-policies) beside a pod network that enforces none, such as flannel; refused on kindnetd labs",
 }
 
 // EvictionSignals are the kubelet eviction signal names a profile may set

@@ -264,6 +264,7 @@ func (r *Runbook) PitfallCheckpointKept(ctx context.Context) error {
 		return err
 	}
 	refusedAfter := time.Since(start).Round(time.Second)
+	r.env.Logf("the kubelet on %s refuses its checkpoint %s after the restart; watching it stay down for %s", r.Node, refusedAfter, Timeouts.StaysDown)
 	// "Does not come back": no kubelet process lives long in the window.
 	// (Its healthz is no measure: each failing start serves it for a
 	// fraction of a second before the container manager fails.)

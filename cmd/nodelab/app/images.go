@@ -38,6 +38,9 @@ func newImages(g *globals) *cobra.Command {
 					// kind's node image carries its own components (its
 					// Kubernetes release, kindnetd rather than flannel).
 					where, upstream = "preloaded in the forge node image", "(in kindest/node "+images.UpstreamKubernetesVersion+": its own)"
+					if strings.HasPrefix(im.Name, "flannel") {
+						upstream = "(none: kindest/node's pod network is kindnetd)"
+					}
 				case im.Name == "node":
 					where = fmt.Sprintf("node container image (Kubernetes %s upstream, %s forge)", images.UpstreamKubernetesVersion, images.KubernetesVersion)
 				}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -109,11 +108,11 @@ For JUnit reports use 'make e2e LABELS=scenario:<id>'.`,
 			}
 			env.Lab = l
 			failed := 0
-			for _, id := range args {
+			for i, id := range args {
 				if ctx.Err() != nil {
 					// Interrupted: the scenario that was running has
 					// cleaned up; start no other.
-					return fmt.Errorf("interrupted: %d step(s) failed, scenarios not started: %s", failed, strings.Join(args[slices.Index(args, id):], " "))
+					return fmt.Errorf("interrupted: %d step(s) failed, scenarios not started: %s", failed, strings.Join(args[i:], " "))
 				}
 				s, _ := catalog.Get(id)
 				failed += runScenario(ctx, g, env, s, artifacts)

@@ -81,6 +81,12 @@ func adapt(u *unstructured.Unstructured, image string) error {
 	if len(containers) != 1 {
 		return fmt.Errorf("want one container in the DaemonSet, found %d", len(containers))
 	}
+	// As multus: a node agent the kubelet must not evict under memory
+	// pressure (it runs without --fail-open: while it is gone, traffic of
+	// pods a policy selects is dropped).
+	if err := unstructured.SetNestedField(u.Object, "system-node-critical", append(spec, "priorityClassName")...); err != nil {
+		return err
+	}
 	c := containers[0].(map[string]any)
 	c["image"] = image
 	c["imagePullPolicy"] = "IfNotPresent"
@@ -140,6 +146,7 @@ func (Addon) Install(ctx context.Context, l *lab.Lab, src images.Source) error {
 		ds, err := l.Client.AppsV1().DaemonSets("kube-system").Get(ctx, DaemonSet, metav1.GetOptions{})
 		g.Expect(err).NotTo(gomega.HaveOccurred(), "get DaemonSet kube-system/%s", DaemonSet)
 		st := ds.Status
+		g.Expect(st.ObservedGeneration).To(gomega.BeNumerically(">=", ds.Generation), "the controller has seen the DaemonSet's latest spec")
 		g.Expect(st.DesiredNumberScheduled > 0 && st.NumberReady == st.DesiredNumberScheduled && st.UpdatedNumberScheduled == st.DesiredNumberScheduled).
 			To(gomega.BeTrue(), "last seen: ready=%d/%d updated=%d", st.NumberReady, st.DesiredNumberScheduled, st.UpdatedNumberScheduled)
 	})

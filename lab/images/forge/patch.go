@@ -25,10 +25,13 @@ func applyPatches(src string, patches []sourcePatch) error {
 			return fmt.Errorf("patch %s: %w", p.file, err)
 		}
 		text := string(b)
+		// Applied already: the new text is there and every old text sits
+		// inside one (a patch's new text may contain its old text, as an
+		// added import line does).
+		applied := strings.Contains(text, p.new) &&
+			strings.Count(text, p.old) == strings.Count(text, p.new)*strings.Count(p.new, p.old)
 		switch {
-		case strings.Contains(text, p.new):
-			// Applied already (checked first: a patch's new text may
-			// contain its old text, as an added import line does).
+		case applied:
 			continue
 		case strings.Count(text, p.old) == 1:
 			text = strings.Replace(text, p.old, p.new, 1)
