@@ -447,3 +447,23 @@ func restartWith(ctx context.Context, opts TuneOptions, config []byte, shows fun
 	}
 	return nil
 }
+
+// RestoreLeftovers restores the kubelet config of every node that holds a
+// backup: what an interrupted run left. opts gives each node's options.
+func RestoreLeftovers(ctx context.Context, nodes []nodeexec.Node, opts func(nodeexec.Node) TuneOptions) error {
+	for _, n := range nodes {
+		files, err := nodeexec.ReadFiles(ctx, n, BackupPath)
+		if err != nil {
+			return err
+		}
+		if _, ok := files[BackupPath]; !ok {
+			continue
+		}
+		o := opts(n)
+		o.log("%s holds %s from an interrupted run: restoring it first", n, BackupPath)
+		if err := Restore(ctx, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}

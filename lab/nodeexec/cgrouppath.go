@@ -76,8 +76,14 @@ func (c ContainerCgroup) PodPath() (string, error) {
 	}
 	name = append(name, "pod"+c.PodUID)
 
-	if c.Driver == DriverCgroupfs {
-		return "/" + path.Join(name...), nil
+	return cgroupPath(c.Driver, name), nil
+}
+
+// cgroupPath turns the kubelet's CgroupName components into the path the
+// driver writes.
+func cgroupPath(driver CgroupDriver, name []string) string {
+	if driver == DriverCgroupfs {
+		return "/" + path.Join(name...)
 	}
 	// systemd: escape "-" as "_" in each component, join them with "-" into
 	// one slice name, then expand it into its parent slices, as the
@@ -89,7 +95,7 @@ func (c ContainerCgroup) PodPath() (string, error) {
 		b.WriteString("/" + prefix + ".slice")
 		prefix += "-"
 	}
-	return b.String(), nil
+	return b.String()
 }
 
 // Path is the container's cgroup path: the pod path plus

@@ -20,18 +20,8 @@ func PodsCgroupPath(driver CgroupDriver, root string) (string, error) {
 		}
 	}
 	name = append(name, "kubepods")
-	switch driver {
-	case DriverCgroupfs:
-		return "/" + strings.Join(name, "/"), nil
-	case DriverSystemd:
-		var b strings.Builder
-		prefix := ""
-		for _, part := range name {
-			prefix += strings.ReplaceAll(part, "-", "_")
-			b.WriteString("/" + prefix + ".slice")
-			prefix += "-"
-		}
-		return b.String(), nil
+	if driver != DriverSystemd && driver != DriverCgroupfs {
+		return "", fmt.Errorf("cgroup driver %q is neither %s nor %s", driver, DriverSystemd, DriverCgroupfs)
 	}
-	return "", fmt.Errorf("cgroup driver %q is neither %s nor %s", driver, DriverSystemd, DriverCgroupfs)
+	return cgroupPath(driver, name), nil
 }

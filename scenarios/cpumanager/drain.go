@@ -30,17 +30,10 @@ func (r *Runbook) repairInterrupted(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := kubelet.RestoreLeftovers(ctx, workers, func(w nodeexec.Node) kubelet.TuneOptions { return r.tuneOptionsFor(w, false) }); err != nil {
+		return err
+	}
 	for _, w := range workers {
-		files, err := nodeexec.ReadFiles(ctx, w, kubelet.BackupPath)
-		if err != nil {
-			return err
-		}
-		if _, ok := files[kubelet.BackupPath]; ok {
-			r.env.Logf("%s holds %s from an interrupted run: restoring it first", w, kubelet.BackupPath)
-			if err := kubelet.Restore(ctx, r.tuneOptionsFor(w, false)); err != nil {
-				return err
-			}
-		}
 		n, err := r.Lab.Client.CoreV1().Nodes().Get(ctx, w.String(), metav1.GetOptions{})
 		if err != nil {
 			return fmt.Errorf("get node %s: %w", w, err)

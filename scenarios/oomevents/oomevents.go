@@ -234,17 +234,8 @@ func (r *Runbook) repairInterrupted(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range workers {
-		files, err := nodeexec.ReadFiles(ctx, w, kubelet.BackupPath)
-		if err != nil {
-			return err
-		}
-		if _, ok := files[kubelet.BackupPath]; ok {
-			r.env.Logf("%s holds %s from an interrupted run: restoring it first", w, kubelet.BackupPath)
-			if err := kubelet.Restore(ctx, r.tuneOptionsFor(w)); err != nil {
-				return err
-			}
-		}
+	if err := kubelet.RestoreLeftovers(ctx, workers, r.tuneOptionsFor); err != nil {
+		return err
 	}
 	return r.deleteBinding(ctx)
 }

@@ -115,15 +115,5 @@ var netpolConfig = v1.Config{WorkingDir: "/"}
 // netpolImageRecipe: the static binary on the skeleton and busybox; it
 // talks netlink itself (no nft or iptables binary).
 func netpolImageRecipe(ctx context.Context, f *Forge, img images.Image) ([]stepSpec, error) {
-	b, err := f.newGoBuilder(ctx)
-	if err != nil {
-		return nil, err
-	}
-	turn := 0
-	gostep, err := b.stepFor(ctx, b.netpolRecipe(), &turn)
-	if err != nil {
-		return nil, err
-	}
-	return []stepSpec{f.rootfsStep(), f.netbaseStep(), gostep,
-		f.chaosImageStep(img, gostep.key, netpolBins, nil, netpolConfig)}, nil
+	return goImageSteps(ctx, f, img, (*goBuilder).netpolRecipe, netpolBins, netpolConfig)
 }

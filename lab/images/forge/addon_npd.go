@@ -44,15 +44,21 @@ var npdConfig = v1.Config{
 // npdImageRecipe: the static binary on the skeleton and busybox. No
 // Debian packages: the kernel monitor only reads /dev/kmsg.
 func npdImageRecipe(ctx context.Context, f *Forge, img images.Image) ([]stepSpec, error) {
+	return goImageSteps(ctx, f, img, (*goBuilder).npdRecipe, npdBins, npdConfig)
+}
+
+// goImageSteps are the steps of an image that holds one Go recipe's
+// binaries on the skeleton and busybox (no Debian packages).
+func goImageSteps(ctx context.Context, f *Forge, img images.Image, recipe func(*goBuilder) goRecipe, bins []binFile, cfg v1.Config) ([]stepSpec, error) {
 	b, err := f.newGoBuilder(ctx)
 	if err != nil {
 		return nil, err
 	}
 	turn := 0
-	gostep, err := b.stepFor(ctx, b.npdRecipe(), &turn)
+	gostep, err := b.stepFor(ctx, recipe(b), &turn)
 	if err != nil {
 		return nil, err
 	}
 	return []stepSpec{f.rootfsStep(), f.netbaseStep(), gostep,
-		f.chaosImageStep(img, gostep.key, npdBins, nil, npdConfig)}, nil
+		f.chaosImageStep(img, gostep.key, bins, nil, cfg)}, nil
 }
